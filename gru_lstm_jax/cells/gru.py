@@ -1,0 +1,193 @@
+"""Gated recurrent unit (GRU) as pure functions, in both published variants.
+
+References:
+    Cho, van Merriënboer, Gulcehre, Bahdanau, Bougares, Schwenk & Bengio (2014), "Learning
+    Phrase Representations using RNN Encoder-Decoder for Statistical Machine Translation"
+    (the original GRU: reset before the recurrent matmul, ``reset_after=False``).
+    Chung, Gulcehre, Cho & Bengio (2014), "Empirical Evaluation of Gated Recurrent Neural
+    Networks on Sequence Modeling".
+    NVIDIA cuDNN ``CUDNN_GRU`` (reset after the recurrent matmul, ``reset_after=True``; the form
+    used by PyTorch ``nn.GRU`` and Keras's default).
+
+Equations, with ``x`` the input, ``h`` the carry, ``σ`` the gate activation (sigmoid) and
+``tanh`` the candidate activation (tanh).
+
+``reset_after=True`` (cuDNN, PyTorch, Keras default)::
+
+    r  = σ(x W_r + b_ir + h U_r + b_hr)
+    z  = σ(x W_z + b_iz + h U_z + b_hz)
+    n  = tanh(x W_n + b_in + r * (h U_n + b_hn))
+    h' = (1 - z) * n + z * h
+
+``reset_after=False`` (Cho et al. 2014)::
+
+    r  = σ(x W_r + h U_r + b_r)
+    z  = σ(x W_z + h U_z + b_z)
+    n  = tanh(x W_n + (r * h) U_n + b_n)
+    h' = (1 - z) * n + z * h
+
+Parameter layout: gates fused in the order ``r, z, n`` (as cuDNN and PyTorch; Keras stores
+``z, r, n``, see :mod:`gru_lstm_jax.cells.convert`).
+
+- ``kernel``: ``(input_size, 3H)``, Glorot-uniform.
+- ``recurrent_kernel``: ``(H, 3H)``, orthogonal.
+- ``bias``: ``(3H,)`` zeros: the input bias ``b_i*`` (reset_after) or the only bias ``b_*``.
+- ``recurrent_bias``: ``(3H,)`` zeros, the recurrent bias ``b_h*``; only when ``reset_after``.
+
+``GRU(64)`` on one input feature has 12,864 parameters with ``reset_after=True`` and 12,672
+with ``reset_after=False``, as in Keras.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gru_lstm_jax.cells.base import Cell, register_cell
+
+__all__ = [
+    "GRUState",
+    "gru_cell",
+    "gru_init",
+    "gru_initial_carry",
+    "gru_project",
+    "gru_reset_before_cell",
+    "gru_step",
+]
+
+
+class GRUState(NamedTuple):
+    """The GRU carry: hidden state ``h`` of shape ``(*batch, H)``."""
+
+    h: jax.Array
+
+
+def gru_init(
+    key: jax.Array, input_size: int, hidden_size: int, *, reset_after: bool = True
+) -> dict[str, jax.Array]:
+    """Initialises GRU parameters with Keras's defaults.
+
+    Args:
+        key: a PRNG key.
+        input_size: number of input features ``I``.
+        hidden_size: number of hidden units ``H``.
+        reset_after: whether to create the separate recurrent bias of the cuDNN variant.
+
+    Returns:
+        ``{"kernel": (I, 3H), "recurrent_kernel": (H, 3H), "bias": (3H,)}`` plus
+        ``"recurrent_bias": (3H,)`` when ``reset_after``; gates in the order ``r, z, n``.
+    """
+    k_in, k_rec = jax.random.split(key)
+    H = hidden_size
+    params = {
+        "kernel": jax.nn.initializers.glorot_uniform()(k_in, (input_size, 3 * H), jnp.float32),
+        "recurrent_kernel": jax.nn.initializers.orthogonal()(k_rec, (H, 3 * H), jnp.float32),
+        "bias": jnp.zeros((3 * H,), jnp.float32),
+    }
+    if reset_after:
+        params["recurrent_bias"] = jnp.zeros((3 * H,), jnp.float32)
+    return params
+
+
+def gru_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> GRUState:
+    """Returns the zero carry ``GRUState(h)`` with ``h`` of shape ``(*batch_shape, H)``."""
+    return GRUState(h=jnp.zeros((*batch_shape, hidden_size), jnp.float32))
+
+
+def gru_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
+    """Input projection for all steps: ``xs @ kernel + bias``.
+
+    Args:
+        params: GRU parameters (either variant).
+        xs: inputs ``(*batch, T, I)``.
+
+    Returns:
+        Pre-activations from the input side, ``(*batch, T, 3H)``.
+    """
+    return xs @ params["kernel"] + params["bias"]
+
+
+def gru_step(
+    params: dict[str, jax.Array],
+    carry: GRUState,
+    xp_t: jax.Array,
+    *,
+    reset_after: bool = True,
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+) -> tuple[GRUState, jax.Array]:
+    """One GRU step (see the module docstring for the equations of both variants).
+
+    Args:
+        params: GRU parameters of the variant given by ``reset_after``.
+        carry: ``GRUState(h)`` with ``h`` of shape ``(*batch, H)``.
+        xp_t: the projected input of this step, ``(*batch, 3H)`` (from :func:`gru_project`).
+        reset_after: apply the reset gate after the recurrent matmul (cuDNN) or before it (Cho).
+        gate_activation: the activation of ``r`` and ``z`` (sigmoid).
+        activation: the activation of the candidate ``n`` (tanh).
+
+    Returns:
+        ``(GRUState(h'), h')`` with ``h'`` of shape ``(*batch, H)``.
+    """
+    h = carry.h
+    U = params["recurrent_kernel"]
+    H = U.shape[0]
+    x_r, x_z, x_n = jnp.split(xp_t, 3, axis=-1)
+    if reset_after:
+        hu = h @ U + params["recurrent_bias"]
+        h_r, h_z, h_n = jnp.split(hu, 3, axis=-1)
+        r = gate_activation(x_r + h_r)
+        z = gate_activation(x_z + h_z)
+        n = activation(x_n + r * h_n)
+    else:
+        h_r, h_z = jnp.split(h @ U[:, : 2 * H], 2, axis=-1)
+        r = gate_activation(x_r + h_r)
+        z = gate_activation(x_z + h_z)
+        n = activation(x_n + (r * h) @ U[:, 2 * H :])
+    h_new = (1.0 - z) * n + z * h
+    return GRUState(h=h_new), h_new
+
+
+def gru_cell(
+    reset_after: bool = True,
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+) -> Cell:
+    """Returns the GRU :class:`Cell`; equal options give the same (cached) cell.
+
+    Args:
+        reset_after: ``True`` for the cuDNN/PyTorch/Keras-default variant (named ``"gru"``),
+            ``False`` for Cho et al.'s original (named ``"gru_reset_before"``).
+        gate_activation: the activation of the gates ``r, z`` (sigmoid).
+        activation: the activation of the candidate ``n`` (tanh).
+
+    Returns:
+        The cell.
+    """
+    return _gru_cell(bool(reset_after), gate_activation, activation)
+
+
+@functools.cache
+def _gru_cell(reset_after: bool, gate_activation: Callable, activation: Callable) -> Cell:
+    init = functools.partial(gru_init, reset_after=reset_after)
+    step = functools.partial(
+        gru_step, reset_after=reset_after, gate_activation=gate_activation, activation=activation
+    )
+    name = "gru" if reset_after else "gru_reset_before"
+    return Cell(name, init, gru_initial_carry, gru_project, step)
+
+
+def gru_reset_before_cell(
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+) -> Cell:
+    """Returns Cho et al.'s (2014) original GRU: :func:`gru_cell` with ``reset_after=False``."""
+    return gru_cell(False, gate_activation, activation)
+
+
+register_cell("gru", gru_cell)
+register_cell("gru_reset_before", gru_reset_before_cell)

@@ -1,0 +1,152 @@
+"""Long short-term memory cell (LSTM) as pure functions.
+
+References:
+    Hochreiter & Schmidhuber (1997), "Long Short-Term Memory", Neural Computation 9(8).
+    Gers, Schmidhuber & Cummins (2000), "Learning to Forget: Continual Prediction with LSTM"
+    (the forget gate).
+    Jozefowicz, Zaremba & Sutskever (2015), "An Empirical Exploration of Recurrent Network
+    Architectures" (forget-gate bias initialised to 1).
+
+Equations, with ``x`` the input, ``(h, c)`` the carry and ``σ`` the gate activation (sigmoid by
+default) and ``tanh`` the candidate/output activation (tanh by default)::
+
+    i  = σ(x W_i + h U_i + b_i)
+    f  = σ(x W_f + h U_f + b_f)
+    g  = tanh(x W_g + h U_g + b_g)
+    o  = σ(x W_o + h U_o + b_o)
+    c' = f * c + i * g
+    h' = o * tanh(c')
+
+Parameter layout (the same as Keras ``LSTM`` and, transposed, PyTorch ``nn.LSTM``): gates are
+fused in the order ``i, f, g, o``.
+
+- ``kernel``: ``(input_size, 4H)``, Glorot-uniform.
+- ``recurrent_kernel``: ``(H, 4H)``, orthogonal.
+- ``bias``: ``(4H,)``, zeros except the forget-gate block, which is 1.
+
+``LSTM(64)`` on one input feature has ``4 * (1*64 + 64*64 + 64) = 16,896`` parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gru_lstm_jax.cells.base import Cell, register_cell
+
+__all__ = [
+    "LSTMState",
+    "lstm_cell",
+    "lstm_init",
+    "lstm_initial_carry",
+    "lstm_project",
+    "lstm_step",
+]
+
+
+class LSTMState(NamedTuple):
+    """The LSTM carry: hidden state ``h`` and cell state ``c``, each ``(*batch, H)``."""
+
+    h: jax.Array
+    c: jax.Array
+
+
+def lstm_init(key: jax.Array, input_size: int, hidden_size: int) -> dict[str, jax.Array]:
+    """Initialises LSTM parameters with Keras's defaults and ``unit_forget_bias``.
+
+    Args:
+        key: a PRNG key.
+        input_size: number of input features ``I``.
+        hidden_size: number of hidden units ``H``.
+
+    Returns:
+        ``{"kernel": (I, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``, float32, gates in
+        the order ``i, f, g, o``; the forget-gate bias is 1, the other biases 0.
+    """
+    k_in, k_rec = jax.random.split(key)
+    H = hidden_size
+    bias = jnp.zeros((4 * H,), jnp.float32).at[H : 2 * H].set(1.0)
+    return {
+        "kernel": jax.nn.initializers.glorot_uniform()(k_in, (input_size, 4 * H), jnp.float32),
+        "recurrent_kernel": jax.nn.initializers.orthogonal()(k_rec, (H, 4 * H), jnp.float32),
+        "bias": bias,
+    }
+
+
+def lstm_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> LSTMState:
+    """Returns the zero carry ``LSTMState(h, c)``, each of shape ``(*batch_shape, H)``."""
+    zeros = jnp.zeros((*batch_shape, hidden_size), jnp.float32)
+    return LSTMState(h=zeros, c=zeros)
+
+
+def lstm_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
+    """Input projection for all steps: ``xs @ kernel + bias``.
+
+    Args:
+        params: LSTM parameters.
+        xs: inputs ``(*batch, T, I)``.
+
+    Returns:
+        Pre-activations from the input side, ``(*batch, T, 4H)``.
+    """
+    return xs @ params["kernel"] + params["bias"]
+
+
+def lstm_step(
+    params: dict[str, jax.Array],
+    carry: LSTMState,
+    xp_t: jax.Array,
+    *,
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+) -> tuple[LSTMState, jax.Array]:
+    """One LSTM step (see the module docstring for the equations).
+
+    Args:
+        params: LSTM parameters.
+        carry: ``LSTMState(h, c)``, each ``(*batch, H)``.
+        xp_t: the projected input of this step, ``(*batch, 4H)`` (from :func:`lstm_project`).
+        gate_activation: the activation of ``i``, ``f`` and ``o`` (sigmoid).
+        activation: the activation of the candidate ``g`` and of ``c'`` in the output (tanh).
+
+    Returns:
+        ``(LSTMState(h', c'), h')`` with ``h'`` of shape ``(*batch, H)``.
+    """
+    z = xp_t + carry.h @ params["recurrent_kernel"]
+    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
+    i = gate_activation(zi)
+    f = gate_activation(zf)
+    g = activation(zg)
+    o = gate_activation(zo)
+    c = f * carry.c + i * g
+    h = o * activation(c)
+    return LSTMState(h=h, c=c), h
+
+
+def lstm_cell(
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+) -> Cell:
+    """Returns the LSTM :class:`Cell`; equal options give the same (cached) cell.
+
+    Args:
+        gate_activation: the activation of the gates ``i, f, o`` (sigmoid).
+        activation: the activation of the candidate and of the cell state in the output (tanh).
+
+    Returns:
+        The cell, named ``"lstm"``.
+    """
+    return _lstm_cell(gate_activation, activation)
+
+
+@functools.cache
+def _lstm_cell(gate_activation: Callable, activation: Callable) -> Cell:
+    step = functools.partial(lstm_step, gate_activation=gate_activation, activation=activation)
+    return Cell("lstm", lstm_init, lstm_initial_carry, lstm_project, step)
+
+
+register_cell("lstm", lstm_cell)

@@ -1,0 +1,20 @@
+"""Flax NNX layers over any cell: RNN, LSTM, GRU, SimpleRNN, Bidirectional, StackedRNN."""
+
+from gru_lstm_jax.nn.bidirectional import MERGE_MODES, Bidirectional
+from gru_lstm_jax.nn.rnn import GRU, LSTM, RNN, SimpleRNN
+from gru_lstm_jax.nn.stacked import StackedRNN
+from gru_lstm_jax.nn.summary import LayerSummary, ModelSummary, count_params, summary
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "MERGE_MODES",
+    "RNN",
+    "Bidirectional",
+    "LayerSummary",
+    "ModelSummary",
+    "SimpleRNN",
+    "StackedRNN",
+    "count_params",
+    "summary",
+]

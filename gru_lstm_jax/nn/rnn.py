@@ -1,0 +1,307 @@
+"""Flax NNX recurrent layers over any cell: ``RNN(cell)``, ``LSTM``, ``GRU``, ``SimpleRNN``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.recurrence import last_output, run_scan, sequence_mask
+
+__all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
+
+
+def check_positive_int(value: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``value`` is a positive ``int`` (``bool`` excluded)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+def check_rate(value: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``value`` is a dropout rate in ``[0, 1)``."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a dropout rate in [0, 1); got {value!r}")
+
+
+def check_sequence_input(xs: Any, in_features: int) -> jax.Array:
+    """Checks that ``xs`` is ``(batch, time, in_features)`` or ``(time, in_features)``.
+
+    Returns:
+        ``xs`` as an array.
+    """
+    xs = jnp.asarray(xs)
+    if xs.ndim not in (2, 3) or xs.shape[-1] != in_features:
+        raise ValueError(
+            f"xs must have shape (batch, time, {in_features}) or (time, {in_features}); "
+            f"got {tuple(xs.shape)}"
+        )
+    return xs
+
+
+def _dropout(rate: float, rngs: nnx.Rngs, **kwargs: Any) -> nnx.Dropout:
+    # A rate of zero needs no random stream, so none is kept in the module's state.
+    return nnx.Dropout(rate, rngs=rngs if rate > 0 else None, **kwargs)
+
+
+class RNN(nnx.Module):
+    """A recurrent layer that runs any cell over a sequence with ``lax.scan``.
+
+    Example:
+        >>> layer = RNN("lstm", 1, 64, return_sequences=True, rngs=nnx.Rngs(0))
+        >>> layer(jnp.zeros((8, 50, 1))).shape
+        (8, 50, 64)
+
+    Dropout (Gal & Ghahramani 2016, "A Theoretically Grounded Application of Dropout in
+    Recurrent Neural Networks"): ``dropout`` drops input features and ``recurrent_dropout`` drops
+    units of ``h`` as it enters each step, each with one mask per sequence that is the same at
+    every time step. For the LSTM this equals Keras's ``recurrent_dropout`` (only ``h`` is
+    dropped, not ``c``); for the GRU the dropped ``h`` is used everywhere the step reads ``h``
+    (Gal & Ghahramani's formulation; Keras keeps the undropped ``h`` in ``z * h``). Both are off
+    after ``module.eval()``.
+
+    Attributes:
+        cell: the :class:`~gru_lstm_jax.cells.Cell`.
+        in_features: input features ``F``.
+        hidden_size: hidden units ``H``.
+        out_features: ``H``.
+    """
+
+    def __init__(
+        self,
+        cell: str | Cell,
+        in_features: int,
+        hidden_size: int,
+        *,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        unroll: int | bool = 1,
+        remat: bool = False,
+        rngs: nnx.Rngs,
+        **cell_options: Any,
+    ):
+        """Creates the layer and initialises the cell's parameters.
+
+        Args:
+            cell: a registered cell name (``"lstm"``, ``"gru"``, ``"gru_reset_before"``,
+                ``"rnn"``, ...) or a :class:`~gru_lstm_jax.cells.Cell`.
+            in_features: input features ``F``.
+            hidden_size: hidden units ``H``.
+            return_sequences: return every output ``(B, T, H)`` instead of the last one
+                ``(B, H)``.
+            return_state: also return the final carry.
+            go_backwards: process each sequence from its last valid step to its first; outputs
+                are returned in the original time order (unlike Keras, which returns them
+                reversed).
+            dropout: input dropout rate (one mask per sequence).
+            recurrent_dropout: dropout rate on ``h`` entering each step (one mask per
+                sequence); needs a carry with an ``h`` field.
+            unroll: the ``lax.scan`` unroll factor.
+            remat: rematerialise each step in the backward pass to save memory.
+            rngs: ``nnx.Rngs``; the ``params`` stream initialises the weights, the ``dropout``
+                stream (or the default stream) draws dropout masks.
+            **cell_options: options for a named cell, e.g. ``reset_after=False``.
+        """
+        check_positive_int(in_features, "in_features")
+        check_positive_int(hidden_size, "hidden_size")
+        check_rate(dropout, "dropout")
+        check_rate(recurrent_dropout, "recurrent_dropout")
+        self.cell = get_cell(cell, **cell_options)
+        self.in_features = in_features
+        self.hidden_size = hidden_size
+        self.out_features = hidden_size
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.unroll = unroll
+        self.remat = remat
+        if recurrent_dropout > 0:
+            carry = jax.eval_shape(self.cell.initial_carry, (1,), hidden_size)
+            if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
+                raise ValueError(
+                    f"recurrent_dropout needs a carry NamedTuple with an 'h' field; cell "
+                    f"{self.cell.name!r} has carry {type(carry).__name__}"
+                )
+        params = self.cell.init(rngs.params(), in_features, hidden_size)
+        self.params = nnx.Dict({name: nnx.Param(value) for name, value in params.items()})
+        # Axis 1 is time: one input mask per sequence, the same at every step.
+        self.input_dropout = _dropout(dropout, rngs, broadcast_dims=(1,))
+        self.recurrent_dropout = _dropout(recurrent_dropout, rngs)
+
+    def cell_params(self) -> dict[str, jax.Array]:
+        """Returns the cell's parameters as a plain dict of arrays."""
+        return {name: param[...] for name, param in self.params.items()}
+
+    def load_cell_params(self, params: Mapping[str, Any]) -> None:
+        """Replaces the cell's parameters, e.g. with weights converted from PyTorch or Keras.
+
+        Args:
+            params: a dict with exactly the keys and shapes of :meth:`cell_params`.
+
+        Raises:
+            ValueError: if a key is missing or extra, or a shape differs.
+        """
+        current = self.cell_params()
+        if set(params) != set(current):
+            raise ValueError(f"params must have the keys {sorted(current)}; got {sorted(params)}")
+        for name, value in params.items():
+            if tuple(jnp.shape(value)) != current[name].shape:
+                raise ValueError(
+                    f"params[{name!r}] must have shape {current[name].shape}; "
+                    f"got {tuple(jnp.shape(value))}"
+                )
+        for name, value in params.items():
+            self.params[name].value = jnp.asarray(value, current[name].dtype)
+
+    def _step_with_recurrent_dropout(self, batch: int) -> Callable[..., Any]:
+        """The cell's step with ``h`` multiplied by one dropout mask ``(B, H)`` per sequence."""
+        keep = self.recurrent_dropout(jnp.ones((batch, self.hidden_size)))
+        step = self.cell.step
+
+        def dropped_step(params: Any, carry: Any, xp_t: Any) -> tuple[Any, jax.Array]:
+            return step(params, carry._replace(h=carry.h * keep), xp_t)
+
+        return dropped_step
+
+    def __call__(
+        self,
+        xs: jax.Array,
+        *,
+        initial_state: Any = None,
+        lengths: jax.Array | None = None,
+        mask: jax.Array | None = None,
+    ) -> Any:
+        """Runs the layer.
+
+        Args:
+            xs: ``(B, T, F)``, or ``(T, F)`` for one sequence (then ``lengths`` is a scalar and
+                ``mask`` is ``(T,)``).
+            initial_state: a carry with leaves ``(B, ...)``; default zeros.
+            lengths: integer lengths ``(B,)`` in ``[0, T]`` of right-padded sequences.
+            mask: boolean ``(B, T)``; True on valid steps.
+
+        Returns:
+            ``(B, T, H)`` if ``return_sequences`` else ``(B, H)`` (the output of the last valid
+            step; for ``go_backwards``, of the first); with ``return_state``, the pair
+            ``(output, final_carry)``.
+        """
+        xs = check_sequence_input(xs, self.in_features)
+        if xs.ndim == 2:
+            return self._call_unbatched(xs, initial_state, lengths, mask)
+        batch, time = xs.shape[:2]
+        valid = sequence_mask(lengths, mask, batch, time)
+        cell = self.cell
+        dropout = self.recurrent_dropout
+        if dropout.rate > 0 and not dropout.deterministic:
+            cell = dataclasses.replace(cell, step=self._step_with_recurrent_dropout(batch))
+        outputs, final_carry, _ = run_scan(
+            cell,
+            self.cell_params(),
+            self.input_dropout(xs),
+            hidden_size=self.hidden_size,
+            initial_carry=initial_state,
+            mask=valid,
+            reverse=self.go_backwards,
+            unroll=self.unroll,
+            remat=self.remat,
+        )
+        output = (
+            outputs
+            if self.return_sequences
+            else last_output(outputs, valid, reverse=self.go_backwards)
+        )
+        return (output, final_carry) if self.return_state else output
+
+    def _call_unbatched(self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any) -> Any:
+        if lengths is not None:
+            lengths = jnp.asarray(lengths)
+            if lengths.shape != ():
+                raise ValueError(
+                    f"lengths must be a scalar for a (T, F) input; got {lengths.shape}"
+                )
+            lengths = lengths[None]
+        if mask is not None:
+            mask = jnp.asarray(mask)
+            if mask.shape != xs.shape[:1]:
+                raise ValueError(
+                    f"mask must have shape (time,) = ({xs.shape[0]},) for a (T, F) input; "
+                    f"got {tuple(mask.shape)}"
+                )
+            mask = mask[None]
+        if initial_state is not None:
+            initial_state = jax.tree.map(lambda a: jnp.asarray(a)[None], initial_state)
+        result = self(xs[None], initial_state=initial_state, lengths=lengths, mask=mask)
+        return jax.tree.map(lambda a: a[0], result)
+
+
+class LSTM(RNN):
+    """An LSTM layer: :class:`RNN` over :func:`~gru_lstm_jax.cells.lstm_cell`.
+
+    Hochreiter & Schmidhuber (1997); equations and layout in :mod:`gru_lstm_jax.cells.lstm`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_size: int,
+        *,
+        gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+        activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+        rngs: nnx.Rngs,
+        **kwargs: Any,
+    ):
+        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...)."""
+        super().__init__(
+            "lstm", in_features, hidden_size, rngs=rngs,
+            gate_activation=gate_activation, activation=activation, **kwargs,
+        )  # fmt: skip
+
+
+class GRU(RNN):
+    """A GRU layer: :class:`RNN` over :func:`~gru_lstm_jax.cells.gru_cell`.
+
+    Cho et al. (2014); ``reset_after=True`` is the cuDNN/PyTorch/Keras-default variant,
+    ``reset_after=False`` the original. Equations in :mod:`gru_lstm_jax.cells.gru`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_size: int,
+        *,
+        reset_after: bool = True,
+        gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+        activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+        rngs: nnx.Rngs,
+        **kwargs: Any,
+    ):
+        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...)."""
+        super().__init__(
+            "gru", in_features, hidden_size, rngs=rngs, reset_after=reset_after,
+            gate_activation=gate_activation, activation=activation, **kwargs,
+        )  # fmt: skip
+
+
+class SimpleRNN(RNN):
+    """A plain tanh RNN layer: ``h' = tanh(x W + h U + b)`` (Elman 1990)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_size: int,
+        *,
+        activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+        rngs: nnx.Rngs,
+        **kwargs: Any,
+    ):
+        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...)."""
+        super().__init__(
+            "rnn", in_features, hidden_size, rngs=rngs, activation=activation, **kwargs
+        )
