@@ -101,11 +101,23 @@ def _where_steps(valid: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(pick, new, old)
 
 
+def _describe(tree: Any) -> str:
+    """``LSTMState(h=(3, 5), c=(3, 5))``-style text of a pytree's structure and leaf shapes."""
+    leaves, treedef = jax.tree.flatten(tree)
+    shapes = [f"({', '.join(map(str, jnp.shape(leaf)))})" for leaf in leaves]
+    if hasattr(tree, "_fields") and len(tree._fields) == len(shapes):
+        fields = ", ".join(f"{n}={s}" for n, s in zip(tree._fields, shapes, strict=True))
+        return f"{type(tree).__name__}({fields})"
+    return f"{treedef} with leaf shapes {', '.join(shapes)}"
+
+
 def _check_carry(carry: Any, expected: Any, name: str) -> None:
-    got = jax.tree.map(lambda x: tuple(jnp.shape(x)), carry)
-    want = jax.tree.map(lambda x: tuple(x.shape), expected)
-    if jax.tree.structure(carry) != jax.tree.structure(expected) or got != want:
-        raise ValueError(f"{name} must have the structure and shapes {want}; got {got}")
+    same_structure = jax.tree.structure(carry) == jax.tree.structure(expected)
+    if not same_structure or any(
+        tuple(jnp.shape(a)) != tuple(b.shape)
+        for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(expected), strict=True)
+    ):
+        raise ValueError(f"{name} must be {_describe(expected)}; got {_describe(carry)}")
 
 
 def run_scan(
@@ -175,7 +187,7 @@ def run_scan(
             raise ValueError("run_scan needs hidden_size or initial_carry")
         initial_carry = cell.initial_carry((batch,), hidden_size)
     elif hidden_size is not None:
-        expected = jax.eval_shape(cell.initial_carry, (batch,), hidden_size)
+        expected = jax.eval_shape(lambda: cell.initial_carry((batch,), hidden_size))
         _check_carry(initial_carry, expected, "initial_carry")
 
     step = jax.checkpoint(cell.step, prevent_cse=False) if remat else cell.step

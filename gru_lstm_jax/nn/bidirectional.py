@@ -108,7 +108,8 @@ class Bidirectional(nnx.Module):
         """
         if initial_state is None:
             initial_state = (None, None)
-        elif not isinstance(initial_state, tuple) or len(initial_state) != 2:
+        # A plain pair: a carry NamedTuple such as LSTMState(h, c) is a 2-tuple too.
+        elif type(initial_state) not in (tuple, list) or len(initial_state) != 2:
             raise ValueError(
                 "initial_state must be a pair (forward_carry, backward_carry); "
                 f"got {type(initial_state).__name__}"

@@ -123,7 +123,7 @@ class RNN(nnx.Module):
         self.unroll = unroll
         self.remat = remat
         if recurrent_dropout > 0:
-            carry = jax.eval_shape(self.cell.initial_carry, (1,), hidden_size)
+            carry = jax.eval_shape(lambda: self.cell.initial_carry((1,), hidden_size))
             if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
                 raise ValueError(
                     f"recurrent_dropout needs a carry NamedTuple with an 'h' field; cell "
@@ -150,7 +150,10 @@ class RNN(nnx.Module):
         """
         current = self.cell_params()
         if set(params) != set(current):
-            raise ValueError(f"params must have the keys {sorted(current)}; got {sorted(params)}")
+            missing, extra = sorted(set(current) - set(params)), sorted(set(params) - set(current))
+            raise ValueError(
+                f"params must have the keys {sorted(current)}; missing {missing}, extra {extra}"
+            )
         for name, value in params.items():
             if tuple(jnp.shape(value)) != current[name].shape:
                 raise ValueError(
@@ -158,7 +161,7 @@ class RNN(nnx.Module):
                     f"got {tuple(jnp.shape(value))}"
                 )
         for name, value in params.items():
-            self.params[name].value = jnp.asarray(value, current[name].dtype)
+            self.params[name][...] = jnp.asarray(value, current[name].dtype)
 
     def _step_with_recurrent_dropout(self, batch: int) -> Callable[..., Any]:
         """The cell's step with ``h`` multiplied by one dropout mask ``(B, H)`` per sequence."""
