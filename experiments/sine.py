@@ -1,0 +1,46 @@
+"""Sine-wave forecasting with LSTM and GRU: one run folder per cell and a comparison figure.
+
+Usage (from the repository root; see ``gru_lstm_jax/configs/sine.py`` for the expected result)::
+
+    python experiments/sine.py --workdir runs/sine
+    python experiments/sine.py --workdir runs/sine_gru --cells gru --config.training.num_epochs=10
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from gru_lstm_jax import configs
+from gru_lstm_jax.training import plots, train_and_evaluate
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(pathlib.Path(configs.__file__).parent / "sine.py"), "Experiment config."
+)
+_WORKDIR = flags.DEFINE_string("workdir", "runs/sine", "Folder for the run folders.")
+_CELLS = flags.DEFINE_list("cells", ["lstm", "gru"], "Cells to train, one run folder each.")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    workdir = pathlib.Path(_WORKDIR.value)
+    runs = {}
+    for cell in _CELLS.value:
+        config = _CONFIG.value.copy_and_resolve_references()
+        config.model.cell = cell
+        runs[cell] = workdir / cell
+        results = train_and_evaluate(config, runs[cell])
+        test = results["final"]["test"]
+        print(
+            f"{cell}: test MSE {test['loss']:.4f}, MAE {test['mae']:.4f}, "
+            f"{results['num_params']:,} params, {results['wall_time_s']:.0f} s -> {runs[cell]}"
+        )
+    if len(runs) > 1:
+        print(f"comparison: {plots.plot_loss_comparison(runs, workdir / 'loss_comparison.png')}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""Experiment configs (ml_collections), one module per experiment, each with ``get_config()``."""

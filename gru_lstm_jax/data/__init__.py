@@ -1,0 +1,30 @@
+"""Datasets as numpy arrays, generated from explicit PRNG keys, and their batching.
+
+A split is a plain dict of numpy arrays with a shared leading dimension ``N``: ``"inputs"``
+float32 ``(N, T, F)`` and ``"targets"`` float32 ``(N, K)``, plus any per-example extras (such
+as the sine task's ``"target_index"``).
+
+- :func:`make_sine_data`: next-value forecasting of a noisy sine wave, split chronologically.
+- :func:`make_xor_data`: remember two bits over a long sequence and output their XOR.
+- :func:`shuffled_batches` / :func:`padded_batches`: fixed-shape batches for training and exact
+  evaluation.
+"""
+
+from gru_lstm_jax.data.batching import (
+    num_examples,
+    padded_batches,
+    shuffled_batches,
+    steps_per_epoch,
+)
+from gru_lstm_jax.data.sine import SineData, make_sine_data
+from gru_lstm_jax.data.xor import make_xor_data
+
+__all__ = [
+    "SineData",
+    "make_sine_data",
+    "make_xor_data",
+    "num_examples",
+    "padded_batches",
+    "shuffled_batches",
+    "steps_per_epoch",
+]

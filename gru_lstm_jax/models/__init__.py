@@ -1,0 +1,39 @@
+"""Task heads over the recurrent layers: a forecaster and a sequence classifier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flax import nnx
+
+from gru_lstm_jax.models.classifier import POOLINGS, SequenceClassifier
+from gru_lstm_jax.models.forecaster import Forecaster, autoregressive_forecast
+
+__all__ = ["POOLINGS", "Forecaster", "SequenceClassifier", "autoregressive_forecast", "build_model"]
+
+
+def build_model(config: Any, in_features: int, out_features: int, *, rngs: nnx.Rngs) -> nnx.Module:
+    """Builds the model described by a config's ``model`` section.
+
+    Args:
+        config: ``kind`` (``"forecaster"`` or ``"classifier"``), ``cell``, ``hidden_sizes`` and
+            the model's options (``dropout``, ``recurrent_dropout``; for the classifier also
+            ``bidirectional``, ``pooling``, ``layer_dropout``).
+        in_features: features per time step of the data.
+        out_features: outputs per example (values to forecast, or logits).
+        rngs: ``nnx.Rngs`` with ``params`` and ``dropout`` streams.
+
+    Returns:
+        The model.
+    """
+    options = dict(config)
+    kind = options.pop("kind")
+    cell = options.pop("cell")
+    hidden_sizes = tuple(options.pop("hidden_sizes"))
+    if kind == "forecaster":
+        return Forecaster(cell, in_features, hidden_sizes, out_features=out_features, rngs=rngs,
+                          **options)  # fmt: skip
+    if kind == "classifier":
+        return SequenceClassifier(cell, in_features, hidden_sizes, num_outputs=out_features,
+                                  rngs=rngs, **options)  # fmt: skip
+    raise ValueError(f"config.model.kind must be 'forecaster' or 'classifier'; got {kind!r}")

@@ -1,0 +1,80 @@
+"""Sequence classification: a (bidirectional, stacked) recurrent encoder, pooling and logits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.nn import StackedRNN
+from gru_lstm_jax.recurrence import sequence_mask
+
+__all__ = ["POOLINGS", "SequenceClassifier"]
+
+POOLINGS = ("last", "mean")
+
+
+class SequenceClassifier(nnx.Module):
+    """Maps a sequence to class logits: ``StackedRNN -> pooling -> Linear``.
+
+    Pooling ``"last"`` takes the final output of each direction (the last valid step forward,
+    the first valid step backward); ``"mean"`` averages the outputs over the valid steps.
+    """
+
+    def __init__(
+        self,
+        cell: str | Cell,
+        in_features: int,
+        hidden_sizes: Sequence[int],
+        *,
+        num_outputs: int = 1,
+        bidirectional: bool = False,
+        pooling: str = "last",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        layer_dropout: float = 0.0,
+        rngs: nnx.Rngs,
+        **cell_options: Any,
+    ):
+        """Creates the model.
+
+        Args:
+            cell: a registered cell name or a :class:`~gru_lstm_jax.cells.Cell`.
+            in_features: features per time step ``F``.
+            hidden_sizes: hidden units of each recurrent layer.
+            num_outputs: logits per example ``K`` (1 for binary classification).
+            bidirectional: bidirectional recurrent layers.
+            pooling: ``"last"`` or ``"mean"``.
+            dropout: input dropout of every recurrent layer.
+            recurrent_dropout: recurrent dropout of every recurrent layer.
+            layer_dropout: dropout between recurrent layers.
+            rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
+            **cell_options: options of a named cell.
+        """
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {pooling!r}")
+        self.pooling = pooling
+        self.encoder = StackedRNN(
+            cell, in_features, list(hidden_sizes), bidirectional=bidirectional,
+            layer_dropout=layer_dropout, return_sequences=pooling != "last", dropout=dropout,
+            recurrent_dropout=recurrent_dropout, rngs=rngs, **cell_options,
+        )  # fmt: skip
+        self.head = nnx.Linear(self.encoder.out_features, num_outputs, rngs=rngs)
+
+    def __call__(
+        self, xs: jax.Array, *, lengths: jax.Array | None = None, mask: jax.Array | None = None
+    ) -> jax.Array:
+        """Maps ``(B, T, F)`` sequences (optionally with ``lengths``/``mask``) to ``(B, K)``."""
+        encoded = self.encoder(xs, lengths=lengths, mask=mask)
+        if self.pooling == "mean":
+            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
+            if valid is None:
+                encoded = encoded.mean(axis=1)
+            else:
+                count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1)
+                encoded = encoded.sum(axis=1) / count
+        return self.head(encoded)

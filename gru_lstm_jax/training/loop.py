@@ -1,0 +1,279 @@
+"""The fit loop: ``train_and_evaluate(config, workdir)`` writes a complete, resumable run folder.
+
+Randomness comes from ``config.seed`` alone, through named streams folded from one root key:
+``init`` (parameters), ``data`` (dataset generation), ``shuffle`` (epoch ``e`` uses
+``fold_in(shuffle, e)``) and ``dropout`` (step ``s`` uses ``fold_in(dropout, s)``). A run that
+is interrupted and started again with the same config and workdir resumes from its last
+checkpoint and ends where an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from flax import nnx
+from tqdm.auto import tqdm
+
+from gru_lstm_jax import data as datasets
+from gru_lstm_jax.models import build_model
+from gru_lstm_jax.nn import count_params
+from gru_lstm_jax.training import plots, run_folder, task_outputs
+from gru_lstm_jax.training.objectives import Objective, get_objective
+from gru_lstm_jax.training.optimizers import make_optimizer
+from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
+
+__all__ = ["NonFiniteLossError", "Run", "prepare_run", "train_and_evaluate"]
+
+STREAMS = ("init", "data", "shuffle", "dropout")
+BATCH_KEYS = ("inputs", "targets", "lengths", "weights")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a non-finite loss; the run folder keeps the last good checkpoint."""
+
+
+@dataclasses.dataclass
+class Run:
+    """Everything a run needs, built from a config without touching the file system.
+
+    Attributes:
+        config: the validated config.
+        data: the task's data (``data.train``, ``data.val``, ``data.test`` splits).
+        splits: ``{"train", "val", "test"}`` split dicts.
+        model: the freshly initialised model.
+        objective: the loss and task metric.
+        steps: the jitted steps.
+        steps_per_epoch: full training batches per epoch.
+        keys: the named random streams of ``config.seed``.
+    """
+
+    config: ml_collections.ConfigDict
+    data: Any
+    splits: dict[str, dict[str, np.ndarray]]
+    model: nnx.Module
+    objective: Objective
+    steps: Steps
+    steps_per_epoch: int
+    keys: dict[str, jax.Array]
+
+
+def random_streams(seed: int) -> dict[str, jax.Array]:
+    """The named random streams of a run: ``{"init", "data", "shuffle", "dropout"} -> key``."""
+    root = jax.random.key(seed)
+    return {name: jax.random.fold_in(root, index) for index, name in enumerate(STREAMS)}
+
+
+def _load_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[Any, dict]:
+    options = config.data.to_dict()
+    name = options.pop("name")
+    if name == "sine":
+        data = datasets.make_sine_data(key, **options)
+        return data, {"train": data.train, "val": data.val, "test": data.test}
+    if name == "xor":
+        splits = datasets.make_xor_data(key, **options)
+        return splits, splits
+    raise ValueError(f"config.data.name must be one of ['sine', 'xor']; got {name!r}")
+
+
+def _check_positive_int(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+def prepare_run(config: ml_collections.ConfigDict) -> Run:
+    """Validates ``config`` and builds data, model, optimizer and steps; writes no file.
+
+    Args:
+        config: an experiment config (see ``gru_lstm_jax/configs``).
+
+    Returns:
+        A :class:`Run`.
+
+    Raises:
+        ValueError: for any bad config value (unknown cell, non-positive sizes or lengths,
+            a batch larger than the training split, ...), with the offending field named.
+    """
+    training = config.training
+    _check_positive_int(training.num_epochs, "config.training.num_epochs")
+    _check_positive_int(training.batch_size, "config.training.batch_size")
+    _check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
+    _check_positive_int(training.log_every_steps, "config.training.log_every_steps")
+    keys = random_streams(config.seed)
+    data, splits = _load_data(config, keys["data"])
+    train_size = datasets.num_examples(splits["train"])
+    if training.batch_size > train_size:
+        raise ValueError(
+            f"config.training.batch_size ({training.batch_size}) is larger than the training "
+            f"split ({train_size} examples)"
+        )
+    objective = get_objective(config.objective)
+    in_features = splits["train"]["inputs"].shape[-1]
+    out_features = splits["train"]["targets"].shape[-1]
+    rngs = nnx.Rngs(params=keys["init"], dropout=keys["dropout"])
+    model = build_model(config.model, in_features, out_features, rngs=rngs)
+    steps_per_epoch = train_size // training.batch_size
+    optimizer = make_optimizer(config.optimizer, training.num_epochs * steps_per_epoch)
+    steps = make_steps(model, optimizer, objective, keys["dropout"])
+    return Run(config, data, splits, model, objective, steps, steps_per_epoch, keys)
+
+
+def _device_batches(batches: Iterable[dict[str, np.ndarray]]) -> Iterable[dict[str, Any]]:
+    for batch in batches:
+        yield {key: value for key, value in batch.items() if key in BATCH_KEYS}
+
+
+def evaluate(run: Run, params: Any, split: dict[str, np.ndarray]) -> dict[str, float]:
+    """The exact mean loss and task metric of ``params`` over a whole split.
+
+    Returns:
+        ``{"loss": float, metric_name: float}``.
+    """
+    totals: dict[str, float] = {}
+    batches = datasets.padded_batches(split, run.config.training.eval_batch_size)
+    for batch in _device_batches(batches):
+        sums = jax.device_get(run.steps.eval_step(params, batch))
+        for name, value in sums.items():
+            totals[name] = totals.get(name, 0.0) + float(value)
+    count = totals.pop("count")
+    return {name: value / count for name, value in totals.items()}
+
+
+def train_epoch(run: Run, state: TrainState, epoch: int, progress: tqdm) -> tuple[TrainState, dict]:
+    """One epoch of training; metrics stay on the device until the logging steps.
+
+    Returns:
+        ``(state, means)`` with the epoch's mean ``loss``, task metric and ``grad_norm``.
+    """
+    training = run.config.training
+    key = jax.random.fold_in(run.keys["shuffle"], epoch)
+    history = []
+    batches = datasets.shuffled_batches(run.splits["train"], training.batch_size, key)
+    for index, batch in enumerate(_device_batches(batches)):
+        state, metrics = run.steps.train_step(state, batch)
+        history.append(metrics)
+        progress.update(1)
+        if (index + 1) % training.log_every_steps == 0:
+            progress.set_postfix(epoch=epoch + 1, loss=f"{float(metrics['loss']):.4g}")
+    history = jax.device_get(history)
+    means = {name: float(np.mean([m[name] for m in history])) for name in history[0]}
+    return state, means
+
+
+def _check_resumable(workdir: Any, config: ml_collections.ConfigDict) -> None:
+    saved = workdir / "config.json"
+    if saved.exists() and run_folder.read_json(saved) != json.loads(config.to_json()):
+        raise ValueError(
+            f"workdir {str(workdir)!r} holds a run with a different config; resume it with the "
+            "same config or choose a new workdir"
+        )
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
+    """Trains, validates every epoch, tests the best checkpoint once and writes the run folder.
+
+    The folder gets ``config.json``, ``metrics.jsonl``, ``checkpoints/{last,best}``, the task's
+    predictions and figures, and finally ``results.json``. Running again with the same config
+    and workdir resumes from the last checkpoint (a finished run is only re-tested).
+
+    Args:
+        config: an experiment config.
+        workdir: the run folder.
+
+    Returns:
+        The contents of ``results.json``.
+
+    Raises:
+        ValueError: for a bad config or an unwritable workdir, before any file is written.
+        NonFiniteLossError: when an epoch's training loss is not finite; the folder keeps the
+            last good checkpoint and no ``results.json``.
+    """
+    started_run = time.perf_counter()
+    path = run_folder.check_writable(workdir)
+    run = prepare_run(config)
+    _check_resumable(path, config)
+    path.mkdir(parents=True, exist_ok=True)
+    run_folder.write_json(path / "config.json", json.loads(config.to_json()))
+
+    training = config.training
+    last, best = run_folder.checkpoint_managers(path, training.checkpoints_to_keep)
+    state = run.steps.init_state()
+    start_epoch = last.latest_step() or 0
+    if start_epoch:
+        state = run_folder.restore_state(last, state)
+    records = [r for r in run_folder.read_metrics(path) if r["epoch"] <= start_epoch]
+    run_folder.write_metrics(path, records)
+
+    metric = run.objective.metric_name
+    total_steps = training.num_epochs * run.steps_per_epoch
+    progress = tqdm(
+        total=total_steps, initial=start_epoch * run.steps_per_epoch, unit="step",
+        desc=f"{config.model.cell} on {config.data.name}", disable=not training.progress,
+    )  # fmt: skip
+    try:
+        for epoch in range(start_epoch, training.num_epochs):
+            started = time.perf_counter()
+            state, train = train_epoch(run, state, epoch, progress)
+            train_time = time.perf_counter() - started
+            if not np.isfinite(train["loss"]):
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({train['loss']}) in epoch {epoch + 1}; training "
+                    f"stopped and {str(path / 'checkpoints')!r} keeps the last good checkpoint "
+                    f"(epoch {epoch}); lower optimizer.learning_rate or set optimizer.clip_norm"
+                )
+            val = evaluate(run, state.params, run.splits["val"])
+            record = {
+                "epoch": epoch + 1,
+                "step": int(state.step),
+                "train_loss": train["loss"],
+                f"train_{metric}": train[metric],
+                "grad_norm": train["grad_norm"],
+                "val_loss": val["loss"],
+                f"val_{metric}": val[metric],
+                "train_time_s": train_time,
+            }
+            records.append(record)
+            # Checkpoints first, then the log: a crash in between leaves a log line too few,
+            # never a line without its checkpoint.
+            run_folder.save_state(last, epoch + 1, state)
+            run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
+            run_folder.write_metrics(path, records)
+    finally:
+        progress.close()
+        last.wait_until_finished()
+        best.wait_until_finished()
+
+    best_epoch = best.best_step()
+    best_state = run_folder.restore_state(best, state, best_epoch)
+    final = {
+        "train": evaluate(run, best_state.params, run.splits["train"]),
+        "val": evaluate(run, best_state.params, run.splits["val"]),
+        "test": evaluate(run, best_state.params, run.splits["test"]),
+    }
+    task_outputs.write_task_outputs(run, best_state.params, path)
+    plots.plot_learning_curves(path)
+    step_rates = [run.steps_per_epoch / r["train_time_s"] for r in records]
+    results = {
+        "cell": config.model.cell,
+        "task": config.data.name,
+        "metric": metric,
+        "best_epoch": best_epoch,
+        "epochs": training.num_epochs,
+        "steps": int(state.step),
+        "num_params": count_params(run.model),
+        "final": final,
+        "train_time_s": sum(r["train_time_s"] for r in records),
+        "wall_time_s": time.perf_counter() - started_run,
+        # The median over epochs leaves out the first epoch's compilation.
+        "steps_per_s": statistics.median(step_rates),
+    }
+    run_folder.write_json(path / "results.json", results)
+    return results

@@ -1,0 +1,147 @@
+"""Figures drawn from run folders only (``metrics.jsonl``, ``results.json``, ``predictions.npz``).
+
+Nothing here trains or evaluates a model. Figures are drawn with ``matplotlib.figure.Figure``
+directly, so no interactive backend is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gru_lstm_jax.training import run_folder
+
+__all__ = [
+    "plot_accuracy_vs_length",
+    "plot_learning_curves",
+    "plot_loss_comparison",
+    "plot_sine_forecast",
+    "plot_sine_predictions",
+]
+
+
+def _save(figure: Figure, path: pathlib.Path) -> pathlib.Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def plot_learning_curves(workdir: str | os.PathLike) -> pathlib.Path:
+    """Draws the train and validation loss and task metric per epoch of one run.
+
+    Returns:
+        The path of ``learning_curves.png`` in ``workdir``.
+    """
+    workdir = pathlib.Path(workdir)
+    records = run_folder.read_metrics(workdir)
+    metric = next(k[len("val_") :] for k in records[0] if k.startswith("val_") and k != "val_loss")
+    epochs = [r["epoch"] for r in records]
+    figure = Figure(figsize=(10, 4))
+    for axis, name in zip(figure.subplots(1, 2), ("loss", metric), strict=True):
+        axis.plot(epochs, [r[f"train_{name}"] for r in records], label="train")
+        axis.plot(epochs, [r[f"val_{name}"] for r in records], label="validation")
+        axis.set(xlabel="epoch", ylabel=name, title=name)
+        if name == "loss":
+            axis.set_yscale("log")
+        axis.legend()
+    return _save(figure, workdir / "learning_curves.png")
+
+
+def plot_loss_comparison(
+    workdirs: dict[str, str | os.PathLike], path: str | os.PathLike
+) -> pathlib.Path:
+    """Draws the train and validation loss of several runs (e.g. LSTM vs GRU) on one figure.
+
+    Args:
+        workdirs: ``label -> run folder``.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2, sharey=True)
+    for label, workdir in workdirs.items():
+        records = run_folder.read_metrics(pathlib.Path(workdir))
+        epochs = [r["epoch"] for r in records]
+        axes[0].plot(epochs, [r["train_loss"] for r in records], label=label)
+        axes[1].plot(epochs, [r["val_loss"] for r in records], label=label)
+    for axis, title in zip(axes, ("train loss", "validation loss"), strict=True):
+        axis.set(xlabel="epoch", title=title, yscale="log")
+        axis.legend()
+    return _save(figure, pathlib.Path(path))
+
+
+def plot_sine_predictions(workdir: str | os.PathLike) -> pathlib.Path:
+    """Draws the noisy series, the clean sine and the one-step predictions on train and test.
+
+    Returns:
+        The path of ``predictions.png`` in ``workdir``.
+    """
+    workdir = pathlib.Path(workdir)
+    arrays = np.load(workdir / "predictions.npz")
+    x, y = arrays["series_x"], arrays["series_y"]
+    figure = Figure(figsize=(12, 4))
+    axis = figure.subplots()
+    axis.plot(x, y, ".", color="0.7", markersize=3, label="observed (noisy)")
+    axis.plot(x, arrays["series_clean"], color="0.3", linewidth=1, label="noise-free sine")
+    for split in ("train", "val", "test"):
+        index = arrays[f"{split}_target_index"]
+        axis.plot(
+            x[index], arrays[f"{split}_prediction"], linewidth=1.5, label=f"{split} prediction"
+        )
+    axis.set(xlabel="x", ylabel="value", title="One-step predictions")
+    axis.legend(loc="upper right", fontsize="small")
+    return _save(figure, workdir / "predictions.png")
+
+
+def plot_sine_forecast(workdir: str | os.PathLike) -> pathlib.Path:
+    """Draws the autoregressive forecast over the test period against the observed series.
+
+    Returns:
+        The path of ``forecast.png`` in ``workdir``.
+    """
+    workdir = pathlib.Path(workdir)
+    arrays = np.load(workdir / "predictions.npz")
+    x, index = arrays["series_x"], arrays["forecast_target_index"]
+    figure = Figure(figsize=(10, 4))
+    axis = figure.subplots()
+    axis.plot(x[index], arrays["series_y"][index], ".", color="0.6", label="observed (noisy)")
+    axis.plot(x[index], arrays["series_clean"][index], color="0.3", label="noise-free sine")
+    axis.plot(x[index], arrays["test_prediction"], label="one-step prediction")
+    axis.plot(x[index], arrays["forecast"], label="autoregressive forecast")
+    axis.set(xlabel="x", ylabel="value", title="Forecast over the test period")
+    axis.legend(fontsize="small")
+    return _save(figure, workdir / "forecast.png")
+
+
+def plot_accuracy_vs_length(
+    results: Sequence[dict], path: str | os.PathLike, *, split: str = "val"
+) -> pathlib.Path:
+    """Draws the accuracy of each cell against the sequence length (the XOR sweep).
+
+    Args:
+        results: dicts with ``"cell"``, ``"length"`` and ``"final"`` (the runs'
+            ``results.json`` plus the length).
+        path: the PNG to write.
+        split: which split's accuracy to draw.
+
+    Returns:
+        ``path``.
+    """
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
+    for cell in sorted({r["cell"] for r in results}):
+        rows = sorted(
+            (r["length"], r["final"][split]["accuracy"]) for r in results if r["cell"] == cell
+        )
+        axis.plot(*zip(*rows, strict=True), marker="o", label=cell)
+    axis.axhline(0.5, color="0.6", linestyle="--", label="chance")
+    axis.set(xlabel="sequence length L", ylabel=f"{split} accuracy", xscale="log", ylim=(0.4, 1.02))
+    axis.set_title("Long-range XOR")
+    axis.legend()
+    return _save(figure, pathlib.Path(path))

@@ -1,0 +1,129 @@
+"""The run folder: atomic JSON files, the metrics log and Orbax checkpoints.
+
+A run folder holds ``config.json``, ``metrics.jsonl`` (one JSON object per epoch),
+``checkpoints/last`` (the last ``k`` epochs), ``checkpoints/best`` (the epoch with the lowest
+validation loss), ``results.json`` (written last, so its presence means the run finished) and
+figures as PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+__all__ = [
+    "check_writable",
+    "checkpoint_managers",
+    "read_json",
+    "read_metrics",
+    "restore_state",
+    "save_state",
+    "write_json",
+    "write_metrics",
+]
+
+
+def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
+    """Checks that ``workdir`` exists as a writable folder or can be created; creates nothing.
+
+    Returns:
+        ``workdir`` as an absolute path.
+
+    Raises:
+        ValueError: if ``workdir`` is a file, or neither it nor its nearest existing parent is a
+            writable folder.
+    """
+    path = pathlib.Path(workdir).expanduser().absolute()
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if existing == path and not path.is_dir():
+        raise ValueError(f"workdir {str(path)!r} exists and is not a folder")
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"workdir {str(path)!r} cannot be written ({str(existing)!r} is not writable)"
+        )
+    return path
+
+
+def write_json(path: pathlib.Path, value: Any) -> None:
+    """Writes ``value`` as indented JSON to ``path`` atomically (a temporary file, then rename)."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(f.name, path)
+
+
+def read_json(path: pathlib.Path) -> Any:
+    """Reads one JSON file."""
+    return json.loads(path.read_text())
+
+
+def read_metrics(workdir: pathlib.Path) -> list[dict[str, Any]]:
+    """Reads ``metrics.jsonl``: one dict per epoch, in order; ``[]`` if there is none yet."""
+    path = workdir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_metrics(workdir: pathlib.Path, records: list[dict[str, Any]]) -> None:
+    """Rewrites ``metrics.jsonl`` atomically with ``records``, one JSON object per line."""
+    path = workdir / "metrics.jsonl"
+    with tempfile.NamedTemporaryFile("w", dir=workdir, suffix=".tmp", delete=False) as f:
+        for record in records:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+    os.replace(f.name, path)
+
+
+def checkpoint_managers(
+    workdir: pathlib.Path, keep_last: int
+) -> tuple[ocp.CheckpointManager, ocp.CheckpointManager]:
+    """The Orbax managers of ``checkpoints/last`` and ``checkpoints/best``.
+
+    Checkpoints are numbered by epoch (1-based). ``best`` keeps the one checkpoint with the
+    lowest ``val_loss`` among those saved with metrics.
+
+    Args:
+        workdir: the run folder.
+        keep_last: how many of the most recent epochs ``last`` keeps.
+
+    Returns:
+        ``(last, best)``.
+    """
+    last = ocp.CheckpointManager(
+        workdir / "checkpoints" / "last",
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep_last, create=True),
+    )
+    best = ocp.CheckpointManager(
+        workdir / "checkpoints" / "best",
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=1,
+            best_fn=lambda metrics: metrics["val_loss"],
+            best_mode="min",
+            keep_checkpoints_without_metrics=False,
+            create=True,
+        ),
+    )
+    return last, best
+
+
+def save_state(
+    manager: ocp.CheckpointManager, epoch: int, state: Any, metrics: dict | None = None
+) -> None:
+    """Saves ``state`` as checkpoint ``epoch`` and waits until it is on disk."""
+    manager.save(epoch, args=ocp.args.StandardSave(state), metrics=metrics)
+    manager.wait_until_finished()
+
+
+def restore_state(manager: ocp.CheckpointManager, target: Any, step: int | None = None) -> Any:
+    """Restores the checkpoint ``step`` (default: the latest) into the structure of ``target``."""
+    step = manager.latest_step() if step is None else step
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    return manager.restore(step, args=ocp.args.StandardRestore(abstract))

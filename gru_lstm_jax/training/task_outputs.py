@@ -1,0 +1,54 @@
+"""Task-specific files of a finished run: predictions as NumPy archives, then their figures."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from gru_lstm_jax import data as datasets
+from gru_lstm_jax.models import autoregressive_forecast
+from gru_lstm_jax.training import plots
+
+__all__ = ["predict_split", "write_task_outputs"]
+
+
+def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.ndarray:
+    """Evaluation-mode predictions for every example of ``split``, ``(N, K)``."""
+    size = datasets.num_examples(split)
+    outputs = []
+    for batch in datasets.padded_batches(split, run.config.training.eval_batch_size):
+        inputs = {k: v for k, v in batch.items() if k in ("inputs", "lengths", "weights")}
+        outputs.append(np.asarray(run.steps.predict(params, inputs)))
+    return np.concatenate(outputs)[:size]
+
+
+def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
+    """Writes ``predictions.npz`` and the task's figures for ``params`` (the best checkpoint).
+
+    Sine: one-step predictions on every split, and an autoregressive forecast over the test
+    period that starts from the last window before it (``predictions.png``, ``forecast.png``).
+    XOR: the predicted probability of every test sequence.
+    """
+    if run.config.data.name == "sine":
+        data = run.data
+        arrays = {f"series_{k}": v for k, v in data.series.items()}
+        for name in ("train", "val", "test"):
+            split = getattr(data, name)
+            arrays[f"{name}_prediction"] = predict_split(run, params, split)[:, 0]
+            arrays[f"{name}_target_index"] = split["target_index"]
+        model = run.steps.model_with(params)
+        forecast = autoregressive_forecast(model, data.test["inputs"][0], len(data.test["targets"]))
+        arrays["forecast"] = np.asarray(forecast)[:, 0]
+        arrays["forecast_target_index"] = data.test["target_index"]
+        np.savez(workdir / "predictions.npz", **arrays)
+        plots.plot_sine_predictions(workdir)
+        plots.plot_sine_forecast(workdir)
+    elif run.config.data.name == "xor":
+        logits = predict_split(run, params, run.splits["test"])
+        np.savez(
+            workdir / "predictions.npz",
+            test_probability=1.0 / (1.0 + np.exp(-logits[:, 0])),
+            test_target=run.splits["test"]["targets"][:, 0],
+        )
