@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
-from numpy_reference import np_gru_step, np_lstm_step, np_rnn_step, random_params
+from numpy_reference import np_gru_step, np_lstm_step, np_rnn_step, np_sigmoid, random_params
 
 from gru_lstm_jax.cells import (
     Cell,
@@ -15,6 +15,7 @@ from gru_lstm_jax.cells import (
     LSTMState,
     RNNState,
     available_cells,
+    cell_option_names,
     get_cell,
     gru_cell,
     lstm_cell,
@@ -201,3 +202,33 @@ def test_register_a_new_cell():
     params = cell.init(jax.random.key(0), 2, 3)
     _, h = cell.step(params, cell.initial_carry((1,), 3), jnp.ones((1, 3)))
     np.testing.assert_array_equal(h, np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before"])
+def test_chrono_initialisation(name):
+    T, hidden = 100, 256
+    cell = get_cell(name, chrono_max_length=T)
+    assert cell is get_cell(name, chrono_max_length=T) and cell != get_cell(name)
+    bias = np.asarray(cell.init(jax.random.key(0), 3, hidden)["bias"]).reshape(-1, hidden)
+    if name == "lstm":  # i, f, g, o: b_f = log(u), b_i = -b_f, u ~ U[1, T - 1]
+        memory, others = bias[1], bias[2:]
+        np.testing.assert_array_equal(bias[0], -memory)
+    else:  # r, z, n: b_z = log(u)
+        memory, others = bias[1], bias[[0, 2]]
+    u = np.exp(memory)
+    assert u.min() >= 1.0 and u.max() <= T - 1.0
+    assert abs(u.mean() - T / 2) < 10  # the mean of U[1, T - 1]
+    assert not np.any(others)
+    # The time scales 1 / (1 - sigmoid(b)) = 1 + u cover [2, T].
+    timescale = 1.0 / (1.0 - np_sigmoid(memory))
+    np.testing.assert_allclose(timescale, 1.0 + u, rtol=1e-4)
+
+
+def test_chrono_errors_and_option_names():
+    for bad in (2, 0, 10.5, True):
+        with pytest.raises(ValueError, match="chrono_max_length must be an int >= 3"):
+            get_cell("lstm", chrono_max_length=bad)
+    assert "chrono_max_length" in cell_option_names("gru")
+    assert "chrono_max_length" not in cell_option_names("rnn")
+    with pytest.raises(ValueError, match="registered names"):
+        cell_option_names("nope")

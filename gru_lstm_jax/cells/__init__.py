@@ -1,6 +1,12 @@
 """Recurrent cells as pure functions (the cell protocol) and the registry of cells by name."""
 
-from gru_lstm_jax.cells.base import Cell, available_cells, get_cell, register_cell
+from gru_lstm_jax.cells.base import (
+    Cell,
+    available_cells,
+    cell_option_names,
+    get_cell,
+    register_cell,
+)
 from gru_lstm_jax.cells.gru import (
     GRUState,
     gru_cell,
@@ -33,6 +39,7 @@ __all__ = [
     "LSTMState",
     "RNNState",
     "available_cells",
+    "cell_option_names",
     "get_cell",
     "gru_cell",
     "gru_init",

@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Cell", "available_cells", "get_cell", "register_cell"]
+__all__ = ["Cell", "available_cells", "cell_option_names", "get_cell", "register_cell"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +81,17 @@ def register_cell(name: str, factory: Callable[..., Cell], *, overwrite: bool = 
 def available_cells() -> tuple[str, ...]:
     """Returns the registered cell names, sorted."""
     return tuple(sorted(_REGISTRY))
+
+
+def cell_option_names(name: str) -> tuple[str, ...]:
+    """The keyword options that the factory of the registered cell ``name`` takes.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"cell must be one of the registered names {list(available_cells())}")
+    return tuple(inspect.signature(_REGISTRY[name]).parameters)
 
 
 def get_cell(cell: str | Cell, **options: Any) -> Cell:

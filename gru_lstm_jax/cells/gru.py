@@ -48,6 +48,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells.base import Cell, register_cell
+from gru_lstm_jax.cells.chrono import chrono_bias
 
 __all__ = [
     "GRUState",
@@ -67,7 +68,12 @@ class GRUState(NamedTuple):
 
 
 def gru_init(
-    key: jax.Array, input_size: int, hidden_size: int, *, reset_after: bool = True
+    key: jax.Array,
+    input_size: int,
+    hidden_size: int,
+    *,
+    reset_after: bool = True,
+    chrono_max_length: int | None = None,
 ) -> dict[str, jax.Array]:
     """Initialises GRU parameters with Keras's defaults.
 
@@ -76,6 +82,10 @@ def gru_init(
         input_size: number of input features ``I``.
         hidden_size: number of hidden units ``H``.
         reset_after: whether to create the separate recurrent bias of the cuDNN variant.
+        chrono_max_length: if given, chrono initialisation (Tallec & Ollivier 2018) for
+            dependencies up to this many steps: the update-gate bias ``b_z = log(u)``,
+            ``u ~ U[1, T_max - 1]``, so that ``z`` (the kept fraction of ``h``) starts at
+            ``u / (1 + u)``; otherwise all biases are 0.
 
     Returns:
         ``{"kernel": (I, 3H), "recurrent_kernel": (H, 3H), "bias": (3H,)}`` plus
@@ -83,10 +93,13 @@ def gru_init(
     """
     k_in, k_rec = jax.random.split(key)
     H = hidden_size
+    bias = jnp.zeros((3 * H,), jnp.float32)
+    if chrono_max_length is not None:
+        bias = bias.at[H : 2 * H].set(chrono_bias(jax.random.fold_in(key, 2), H, chrono_max_length))
     params = {
         "kernel": jax.nn.initializers.glorot_uniform()(k_in, (input_size, 3 * H), jnp.float32),
         "recurrent_kernel": jax.nn.initializers.orthogonal()(k_rec, (H, 3 * H), jnp.float32),
-        "bias": jnp.zeros((3 * H,), jnp.float32),
+        "bias": bias,
     }
     if reset_after:
         params["recurrent_bias"] = jnp.zeros((3 * H,), jnp.float32)
@@ -156,6 +169,7 @@ def gru_cell(
     reset_after: bool = True,
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+    chrono_max_length: int | None = None,
 ) -> Cell:
     """Returns the GRU :class:`Cell`; equal options give the same (cached) cell.
 
@@ -164,16 +178,22 @@ def gru_cell(
             ``False`` for Cho et al.'s original (named ``"gru_reset_before"``).
         gate_activation: the activation of the gates ``r, z`` (sigmoid).
         activation: the activation of the candidate ``n`` (tanh).
+        chrono_max_length: chrono-initialise the update-gate bias for dependencies of up to
+            this many steps (see :func:`gru_init`); ``None`` keeps zero biases.
 
     Returns:
         The cell.
     """
-    return _gru_cell(bool(reset_after), gate_activation, activation)
+    if chrono_max_length is not None:
+        chrono_bias(jax.random.key(0), 1, chrono_max_length)  # validates it now, not at init
+    return _gru_cell(bool(reset_after), gate_activation, activation, chrono_max_length)
 
 
 @functools.cache
-def _gru_cell(reset_after: bool, gate_activation: Callable, activation: Callable) -> Cell:
-    init = functools.partial(gru_init, reset_after=reset_after)
+def _gru_cell(
+    reset_after: bool, gate_activation: Callable, activation: Callable, chrono: int | None
+) -> Cell:
+    init = functools.partial(gru_init, reset_after=reset_after, chrono_max_length=chrono)
     step = functools.partial(
         gru_step, reset_after=reset_after, gate_activation=gate_activation, activation=activation
     )
@@ -184,9 +204,10 @@ def _gru_cell(reset_after: bool, gate_activation: Callable, activation: Callable
 def gru_reset_before_cell(
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+    chrono_max_length: int | None = None,
 ) -> Cell:
     """Returns Cho et al.'s (2014) original GRU: :func:`gru_cell` with ``reset_after=False``."""
-    return gru_cell(False, gate_activation, activation)
+    return gru_cell(False, gate_activation, activation, chrono_max_length)
 
 
 register_cell("gru", gru_cell)

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells.base import Cell, register_cell
+from gru_lstm_jax.cells.chrono import chrono_bias
 
 __all__ = [
     "LSTMState",
@@ -55,21 +56,29 @@ class LSTMState(NamedTuple):
     c: jax.Array
 
 
-def lstm_init(key: jax.Array, input_size: int, hidden_size: int) -> dict[str, jax.Array]:
+def lstm_init(
+    key: jax.Array, input_size: int, hidden_size: int, *, chrono_max_length: int | None = None
+) -> dict[str, jax.Array]:
     """Initialises LSTM parameters with Keras's defaults and ``unit_forget_bias``.
 
     Args:
         key: a PRNG key.
         input_size: number of input features ``I``.
         hidden_size: number of hidden units ``H``.
+        chrono_max_length: if given, chrono initialisation (Tallec & Ollivier 2018) for
+            dependencies up to this many steps: ``b_f = log(u)``, ``u ~ U[1, T_max - 1]``, and
+            ``b_i = -b_f``, instead of ``b_f = 1, b_i = 0``.
 
     Returns:
         ``{"kernel": (I, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``, float32, gates in
-        the order ``i, f, g, o``; the forget-gate bias is 1, the other biases 0.
+        the order ``i, f, g, o``; the forget-gate bias is 1, the other biases 0 (by default).
     """
     k_in, k_rec = jax.random.split(key)
     H = hidden_size
     bias = jnp.zeros((4 * H,), jnp.float32).at[H : 2 * H].set(1.0)
+    if chrono_max_length is not None:
+        forget = chrono_bias(jax.random.fold_in(key, 2), H, chrono_max_length)
+        bias = bias.at[:H].set(-forget).at[H : 2 * H].set(forget)
     return {
         "kernel": jax.nn.initializers.glorot_uniform()(k_in, (input_size, 4 * H), jnp.float32),
         "recurrent_kernel": jax.nn.initializers.orthogonal()(k_rec, (H, 4 * H), jnp.float32),
@@ -130,23 +139,29 @@ def lstm_step(
 def lstm_cell(
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+    chrono_max_length: int | None = None,
 ) -> Cell:
     """Returns the LSTM :class:`Cell`; equal options give the same (cached) cell.
 
     Args:
         gate_activation: the activation of the gates ``i, f, o`` (sigmoid).
         activation: the activation of the candidate and of the cell state in the output (tanh).
+        chrono_max_length: chrono-initialise the gate biases for dependencies of up to this
+            many steps (see :func:`lstm_init`); ``None`` keeps the forget bias of 1.
 
     Returns:
         The cell, named ``"lstm"``.
     """
-    return _lstm_cell(gate_activation, activation)
+    if chrono_max_length is not None:
+        chrono_bias(jax.random.key(0), 1, chrono_max_length)  # validates it now, not at init
+    return _lstm_cell(gate_activation, activation, chrono_max_length)
 
 
 @functools.cache
-def _lstm_cell(gate_activation: Callable, activation: Callable) -> Cell:
+def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | None) -> Cell:
+    init = lstm_init if chrono is None else functools.partial(lstm_init, chrono_max_length=chrono)
     step = functools.partial(lstm_step, gate_activation=gate_activation, activation=activation)
-    return Cell("lstm", lstm_init, lstm_initial_carry, lstm_project, step)
+    return Cell("lstm", init, lstm_initial_carry, lstm_project, step)
 
 
 register_cell("lstm", lstm_cell)

@@ -15,14 +15,13 @@ set-up; the targets of different splits never coincide.
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from gru_lstm_jax.data.checks import check_int, check_real
 
 __all__ = ["SineData", "make_sine_data"]
 
@@ -88,18 +87,18 @@ def make_sine_data(
         ValueError: naming the argument, if an argument is out of range or a split would be
             empty.
     """
-    _check_int(num_points, "num_points", minimum=2)
-    _check_int(window, "window", minimum=1)
+    check_int(num_points, "num_points", minimum=2)
+    check_int(window, "window", minimum=1)
     if window >= num_points:
         raise ValueError(
             f"window must be a positive int smaller than num_points={num_points}; got {window!r}"
         )
     num_points, window = int(num_points), int(window)
-    _check_real(x_max, "x_max", "a positive finite number", lambda v: v > 0)
-    _check_real(frequency, "frequency", "a finite number")
-    _check_real(noise_std, "noise_std", "a finite number >= 0", lambda v: v >= 0)
-    _check_real(test_fraction, "test_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
-    _check_real(val_fraction, "val_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
+    check_real(x_max, "x_max", "a positive finite number", lambda v: v > 0)
+    check_real(frequency, "frequency", "a finite number")
+    check_real(noise_std, "noise_std", "a finite number >= 0", lambda v: v >= 0)
+    check_real(test_fraction, "test_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
+    check_real(val_fraction, "val_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
 
     num_windows = num_points - window
     num_test = round(num_windows * test_fraction)
@@ -145,27 +144,3 @@ def make_sine_data(
         split_index={"val": val_start, "test": test_start},
         window=window,
     )
-
-
-def _check_int(value: object, name: str, *, minimum: int) -> None:
-    """Raises ``ValueError`` unless ``value`` is an int (``bool`` excluded) ``>= minimum``."""
-    if (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum  # type: ignore[operator]
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-
-
-def _check_real(
-    value: object,
-    name: str,
-    expected: str,
-    in_range: Callable[[float], bool] | None = None,
-) -> None:
-    """Raises ``ValueError`` unless ``value`` is a finite real number satisfying ``in_range``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or (in_range is not None and not in_range(value))
-    ):
-        raise ValueError(f"{name} must be {expected}; got {value!r}")

@@ -19,6 +19,8 @@ import numbers
 import jax
 import numpy as np
 
+from gru_lstm_jax.data.checks import check_int
+
 __all__ = ["make_xor_data"]
 
 
@@ -54,9 +56,9 @@ def make_xor_data(
         ValueError: naming the argument and the expected value, if an argument is out of range
             or a split would be empty.
     """
-    _check_int(length, "length", minimum=2)
-    _check_int(num_sequences, "num_sequences", minimum=1)
-    _check_int(test_sequences, "test_sequences", minimum=1)
+    check_int(length, "length", minimum=2)
+    check_int(num_sequences, "num_sequences", minimum=1)
+    check_int(test_sequences, "test_sequences", minimum=1)
     if (
         isinstance(val_fraction, bool)
         or not isinstance(val_fraction, numbers.Real)
@@ -100,11 +102,3 @@ def _xor_sequences(
         "inputs": bits[:, :, None].astype(np.float32),
         "targets": labels[:, None].astype(np.float32),
     }
-
-
-def _check_int(value: object, name: str, *, minimum: int) -> None:
-    """Raises ``ValueError`` unless ``value`` is an int (``bool`` excluded) ``>= minimum``."""
-    if (
-        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum  # type: ignore[operator]
-    ):
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")

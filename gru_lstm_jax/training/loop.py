@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from gru_lstm_jax import data as datasets
 from gru_lstm_jax.models import build_model
 from gru_lstm_jax.nn import count_params
+from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.training import plots, run_folder, task_outputs
 from gru_lstm_jax.training.objectives import Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
@@ -84,11 +85,6 @@ def _load_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[Any, 
     raise ValueError(f"config.data.name must be one of ['sine', 'xor']; got {name!r}")
 
 
-def _check_positive_int(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
 def prepare_run(config: ml_collections.ConfigDict) -> Run:
     """Validates ``config`` and builds data, model, optimizer and steps; writes no file.
 
@@ -103,10 +99,10 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
             a batch larger than the training split, ...), with the offending field named.
     """
     training = config.training
-    _check_positive_int(training.num_epochs, "config.training.num_epochs")
-    _check_positive_int(training.batch_size, "config.training.batch_size")
-    _check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
-    _check_positive_int(training.log_every_steps, "config.training.log_every_steps")
+    check_positive_int(training.num_epochs, "config.training.num_epochs")
+    check_positive_int(training.batch_size, "config.training.batch_size")
+    check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
+    check_positive_int(training.log_every_steps, "config.training.log_every_steps")
     keys = random_streams(config.seed)
     data, splits = _load_data(config, keys["data"])
     train_size = datasets.num_examples(splits["train"])
@@ -119,7 +115,8 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     in_features = splits["train"]["inputs"].shape[-1]
     out_features = splits["train"]["targets"].shape[-1]
     rngs = nnx.Rngs(params=keys["init"], dropout=keys["dropout"])
-    model = build_model(config.model, in_features, out_features, rngs=rngs)
+    time_steps = splits["train"]["inputs"].shape[1]
+    model = build_model(config.model, in_features, out_features, time_steps, rngs=rngs)
     steps_per_epoch = train_size // training.batch_size
     optimizer = make_optimizer(config.optimizer, training.num_epochs * steps_per_epoch)
     steps = make_steps(model, optimizer, objective, keys["dropout"])

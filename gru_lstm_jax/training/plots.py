@@ -135,13 +135,19 @@ def plot_accuracy_vs_length(
     """
     figure = Figure(figsize=(6, 4))
     axis = figure.subplots()
-    for cell in sorted({r["cell"] for r in results}):
+    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]
+    for index, cell in enumerate(sorted({r["cell"] for r in results})):
         rows = sorted(
             (r["length"], r["final"][split]["accuracy"]) for r in results if r["cell"] == cell
         )
-        axis.plot(*zip(*rows, strict=True), marker="o", label=cell)
+        marker, line = styles[index % len(styles)]
+        # Coinciding curves (every cell at 100%) stay visible through their markers and dashes.
+        axis.plot(*zip(*rows, strict=True), marker=marker, linestyle=line, label=cell)
+    lengths = sorted({r["length"] for r in results})
     axis.axhline(0.5, color="0.6", linestyle="--", label="chance")
     axis.set(xlabel="sequence length L", ylabel=f"{split} accuracy", xscale="log", ylim=(0.4, 1.02))
+    axis.set_xticks(lengths, [str(length) for length in lengths])
+    axis.minorticks_off()
     axis.set_title("Long-range XOR")
     axis.legend()
     return _save(figure, pathlib.Path(path))
