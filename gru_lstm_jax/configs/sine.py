@@ -6,11 +6,25 @@ Command (both cells; each writes its own run folder, then the LSTM-vs-GRU figure
 
 One cell, or another registered cell::
 
-    python experiments/sine.py --workdir runs/sine --cells gru
-    python experiments/sine.py --workdir runs/sine --config.model.hidden_sizes="(32,)"
+    python experiments/sine.py --workdir runs/sine_gru --cells gru
+    python experiments/sine.py --workdir runs/sine_small --config.model.hidden_sizes="(32,)"
+    python experiments/sine.py --workdir runs/sine_seed1 --config.seed=1
 
-Expected result: test MSE about 0.011 for both LSTM and GRU (the noise variance is 0.01, so
-0.01 is the floor), in about EXPECTED_TIME on a 2-core laptop CPU.
+Expected result (measured; 684 train / 76 validation / 190 test windows). The noise variance
+is 0.01, but the floor that matters is the MSE of the noise-free sine against the noisy targets
+of the test split, which depends on the noise draw, so several seeds are shown:
+
+====  ===========  ==========  ==========  ====================
+seed  test floor   LSTM        GRU         least-squares AR(50)
+====  ===========  ==========  ==========  ====================
+0     0.0120       0.0133      0.0132      0.0138
+1     0.0108       0.0115      0.0120      0.0124
+2     0.0089       0.0100      0.0099      0.0098
+====  ===========  ==========  ==========  ====================
+
+Both cells end about 0.001 above the floor, as good as or better than the best linear
+predictor on the same window (AR(50) fitted by least squares on the training windows). About
+65 s per cell (100 epochs of 21 steps, with compilation and evaluation) on a 2-core laptop CPU.
 
 The ``smoke`` variant (``--config=gru_lstm_jax/configs/sine.py:smoke``) trains a tiny model for
 two epochs in seconds; the tests use it.
@@ -61,7 +75,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     )
     config.training = ml_collections.ConfigDict(
         {
-            "num_epochs": 30,
+            "num_epochs": 100,
             "batch_size": 32,
             "eval_batch_size": 256,
             "log_every_steps": 10,

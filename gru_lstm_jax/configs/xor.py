@@ -8,7 +8,25 @@ The sweep over L with the accuracy-vs-length figure::
 
     python experiments/xor.py --workdir runs/xor_sweep --lengths 20,50,100,200
 
-Expected result: EXPECTED_RESULT
+Expected result (measured with this config, seed 0, 20 epochs; validation / test accuracy):
+
+======  ===============  ===============  ===============  ===============
+cell    L = 20           L = 50           L = 100          L = 200
+======  ===============  ===============  ===============  ===============
+LSTM    100.0 / 100.0 %  100.0 / 100.0 %  100.0 / 100.0 %  100.0 / 100.0 %
+GRU     100.0 / 100.0 %  100.0 / 100.0 %  100.0 / 100.0 %  100.0 / 100.0 %
+RNN     100.0 / 100.0 %  100.0 / 100.0 %  100.0 / 100.0 %   74.8 /  75.4 %
+======  ===============  ===============  ===============  ===============
+
+The tanh RNN fails first: at L = 200, and already at L = 100 with ``--config.data.distractors``
+(72.6% validation accuracy; there the GRU reaches 76.4% and the LSTM stays at chance within 20
+epochs, so distractors need longer training). Without chrono initialisation
+(``--config.model.chrono_init=False``: forget bias 1, update bias 0) the LSTM and GRU stay at
+chance (about 50%) from L = 50 on in 10 epochs: the forget gate keeps ``σ(1) = 0.73`` of the
+state per step, so the two bits are gone after a few dozen zero inputs.
+
+Time on a 2-core laptop CPU: about 15 s per run at L = 20, 35 s at L = 100 and 70 s at
+L = 200 (LSTM); the sweep over the three cells and four lengths takes about 6 minutes.
 
 The ``smoke`` variant (``--config=gru_lstm_jax/configs/xor.py:smoke``) trains a tiny model on
 a few hundred short sequences in seconds; the tests use it.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pathlib
 import statistics
 import time
 from collections.abc import Iterable
@@ -32,7 +33,7 @@ from gru_lstm_jax.training.objectives import Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
 
-__all__ = ["NonFiniteLossError", "Run", "prepare_run", "train_and_evaluate"]
+__all__ = ["NonFiniteLossError", "Run", "load_trained", "prepare_run", "train_and_evaluate"]
 
 STREAMS = ("init", "data", "shuffle", "dropout")
 BATCH_KEYS = ("inputs", "targets", "lengths", "weights")
@@ -274,3 +275,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     }
     run_folder.write_json(path / "results.json", results)
     return results
+
+
+def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
+    """Rebuilds a finished run from its folder and restores its best checkpoint.
+
+    Args:
+        workdir: a run folder written by :func:`train_and_evaluate`.
+
+    Returns:
+        ``(run, params)``: the :class:`Run` of the folder's ``config.json`` and the parameters
+        of its best epoch; ``run.steps.model_with(params)`` is the model in evaluation mode.
+
+    Raises:
+        FileNotFoundError: if the folder has no finished run (no ``results.json``).
+    """
+    path = pathlib.Path(workdir)
+    if not (path / "results.json").exists():
+        raise FileNotFoundError(f"{str(path)!r} holds no finished run (no results.json)")
+    config = ml_collections.ConfigDict(run_folder.read_json(path / "config.json"))
+    run = prepare_run(config)
+    _, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
+    state = run_folder.restore_state(best, run.steps.init_state(), best.best_step())
+    return run, state.params

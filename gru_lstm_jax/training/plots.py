@@ -17,6 +17,7 @@ from gru_lstm_jax.training import run_folder
 
 __all__ = [
     "plot_accuracy_vs_length",
+    "plot_gradient_flow",
     "plot_learning_curves",
     "plot_loss_comparison",
     "plot_sine_forecast",
@@ -151,3 +152,32 @@ def plot_accuracy_vs_length(
     axis.set_title("Long-range XOR")
     axis.legend()
     return _save(figure, pathlib.Path(path))
+
+
+def plot_gradient_flow(workdir: str | os.PathLike) -> pathlib.Path:
+    """Draws ``‖∂L/∂h_t‖`` against ``t`` (log scale) from ``curves.json``.
+
+    Left: at initialisation, the mean over seeds with a band from the smallest to the largest
+    seed. Right: after training.
+
+    Returns:
+        The path of ``gradient_flow.png`` in ``workdir``.
+    """
+    workdir = pathlib.Path(workdir)
+    curves = run_folder.read_json(workdir / "curves.json")
+    figure = Figure(figsize=(11, 4))
+    axes = figure.subplots(1, 2, sharey=True)
+    for cell, phases in curves.items():
+        init = np.asarray(phases["init"])
+        steps = np.arange(init.shape[1])
+        (line,) = axes[0].plot(steps, init.mean(axis=0), label=cell)
+        axes[0].fill_between(steps, init.min(axis=0), init.max(axis=0), alpha=0.25,
+                             color=line.get_color())  # fmt: skip
+        axes[1].plot(steps, phases["trained"], color=line.get_color(), label=cell)
+    seeds = len(next(iter(curves.values()))["init"])
+    titles = (f"at initialisation ({seeds} seeds)", "after training")
+    for axis, title in zip(axes, titles, strict=True):
+        axis.set(xlabel="time step t", yscale="log", title=title)
+        axis.legend()
+    axes[0].set_ylabel("‖∂L/∂h_t‖")
+    return _save(figure, workdir / "gradient_flow.png")
