@@ -409,8 +409,15 @@ def test_fit_decay_rate_recovers_an_exponential():
     fit = fit_decay_rate(norms)
     np.testing.assert_allclose(fit["factor_per_step"], 0.9, rtol=1e-9)
     np.testing.assert_allclose(fit["first_to_last"], 0.9**99, rtol=1e-9)
-    with pytest.raises(ValueError, match="positive values"):
-        fit_decay_rate(np.array([1.0, 0.0, 2.0]))
+    with_underflow = norms.copy()
+    with_underflow[:3] = 0.0
+    fit = fit_decay_rate(with_underflow)
+    assert fit["underflow_steps"] == 3 and fit["first_to_last"] == 0.0
+    np.testing.assert_allclose(fit["factor_per_step"], 0.9, rtol=1e-9)
+    with pytest.raises(ValueError, match="non-negative values"):
+        fit_decay_rate(np.array([1.0, -1.0, 2.0]))
+    with pytest.raises(ValueError, match="the last one positive"):
+        fit_decay_rate(np.array([1.0, 2.0, 0.0]))
 
 
 def test_gradient_flow_study_smoke(tmp_path):

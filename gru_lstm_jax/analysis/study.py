@@ -66,26 +66,34 @@ def classifier_gradient_norms(
 def fit_decay_rate(norms: Any) -> dict[str, float]:
     """Fits ``log ‖∂L/∂h_t‖ = a + b t`` by least squares over the steps ``t``.
 
-    Going back in time from the loss, the gradient shrinks by ``exp(-b)`` per step.
+    Going back in time from the loss, the gradient shrinks by ``exp(-b)`` per step. Steps whose
+    norm underflowed to exactly 0 in float32 are left out of the fit and counted.
 
     Args:
-        norms: ``(T,)`` positive gradient norms, step 0 first.
+        norms: ``(T,)`` non-negative gradient norms, step 0 first, the last one positive.
 
     Returns:
         ``{"log_rate_per_step": b, "factor_per_step": exp(-b), "first_to_last": norms[0] /
-        norms[-1]}``; ``first_to_last`` is the measured factor over the whole sequence.
+        norms[-1], "underflow_steps": n}``; ``first_to_last`` is the measured factor over the
+        whole sequence (0 when the first norm underflowed).
 
     Raises:
-        ValueError: for fewer than two steps or non-positive norms.
+        ValueError: for negative norms, a zero last norm, or fewer than two positive norms.
     """
     norms = np.asarray(norms, np.float64)
-    if norms.ndim != 1 or norms.size < 2 or not np.all(norms > 0):
-        raise ValueError(f"norms must be (T,) positive values with T >= 2; got {norms!r}")
-    slope = np.polyfit(np.arange(norms.size), np.log(norms), 1)[0]
+    positive = norms > 0
+    if norms.ndim != 1 or np.any(norms < 0) or positive.sum() < 2 or not positive[-1]:
+        raise ValueError(
+            f"norms must be (T,) non-negative values, at least two and the last one positive; "
+            f"got {norms!r}"
+        )
+    steps = np.arange(norms.size)
+    slope = np.polyfit(steps[positive], np.log(norms[positive]), 1)[0]
     return {
         "log_rate_per_step": float(slope),
         "factor_per_step": float(np.exp(-slope)),
         "first_to_last": float(norms[0] / norms[-1]),
+        "underflow_steps": int(np.sum(~positive)),
     }
 
 
