@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jax.test_util import check_grads
 from numpy_reference import random_params
 
@@ -240,3 +242,24 @@ def test_unbatched_bad_lengths_and_mask(rng):
         run_scan(cell, params, xs[0], hidden_size=H, lengths=jnp.array([2]))
     with pytest.raises(ValueError, match=r"mask must have shape \(time,\) = \(6,\)"):
         run_scan(cell, params, xs[0], hidden_size=H, mask=jnp.ones((1, T), bool))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=T), min_size=B, max_size=B),
+    reverse=st.booleans(),
+)
+def test_property_each_sequence_equals_its_unpadded_run(lengths, reverse):
+    cell, params, xs = _setup("gru", np.random.default_rng(0))
+    outputs, final, _ = run_scan(
+        cell, params, xs, hidden_size=H, lengths=jnp.array(lengths), reverse=reverse
+    )
+    for b, length in enumerate(lengths):
+        if length == 0:
+            assert not np.any(outputs[b])
+            _assert_tree_close(jax.tree.map(lambda a, b=b: a[b], final), cell.initial_carry((), H))
+            continue
+        alone = run_scan(cell, params, xs[b, :length], hidden_size=H, reverse=reverse)
+        np.testing.assert_allclose(outputs[b, :length], alone.outputs, atol=1e-6)
+        assert not np.any(outputs[b, length:])
+        _assert_tree_close(jax.tree.map(lambda a, b=b: a[b], final), alone.final_carry)
