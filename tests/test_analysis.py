@@ -399,9 +399,9 @@ def test_bad_input_raises_clear_errors(rng):
         gate_statistics(lstm, lstm_params, xs, hidden_size=H, saturation=0.6)
     with pytest.raises(ValueError, match="xs"):
         gate_statistics(lstm, lstm_params, xs[0], hidden_size=H)
-    impostor = Cell("lstm", lstm.init, lstm.initial_carry, lstm.project, lambda p, c, x: (c, c.h))
-    with pytest.raises(ValueError, match="custom step"):
-        gate_statistics(impostor, lstm_params, xs, hidden_size=H)
+    no_gates = Cell("lstm", lstm.init, lstm.initial_carry, lstm.project, lstm.step)
+    with pytest.raises(ValueError, match="cell 'lstm' exposes no gates"):
+        gate_statistics(no_gates, lstm_params, xs, hidden_size=H)
 
 
 def test_fit_decay_rate_recovers_an_exponential():
@@ -448,3 +448,36 @@ def test_gradient_flow_study_smoke(tmp_path):
         layer.cell, layer.cell_params(), inputs, loss_fn, hidden_size=layer.hidden_size
     )
     np.testing.assert_allclose(curves["lstm"]["trained"], direct.mean, rtol=1e-5)
+
+
+def test_gate_statistics_of_a_user_cell_with_gates(rng):
+    """A cell of the protocol that offers ``gates`` gets gate statistics with no library change."""
+
+    def init(key, input_size, hidden_size):
+        return {"kernel": jax.random.normal(key, (input_size, hidden_size))}
+
+    def initial_carry(batch_shape, hidden_size):
+        return LeakyState(jnp.zeros((*batch_shape, hidden_size)))
+
+    def project(params, xs):
+        return xs @ params["kernel"]
+
+    def gates(params, carry, xp_t):
+        return {"leak_gate": jax.nn.sigmoid(xp_t + carry.h)}
+
+    def step(params, carry, xp_t):
+        a = gates(params, carry, xp_t)["leak_gate"]
+        h = a * carry.h + (1 - a) * jnp.tanh(xp_t)
+        return LeakyState(h), h
+
+    cell = Cell("gated_leaky", init, initial_carry, project, step, gates)
+    params = cell.init(jax.random.key(0), F, H)
+    xs = jnp.asarray(rng.normal(size=(B, T, F)), jnp.float32)
+    stats = gate_statistics(cell, params, xs, hidden_size=H)
+    h, values = np.zeros((B, H)), []
+    xp = np.asarray(xs @ params["kernel"])
+    for t in range(T):
+        a = np_sigmoid(xp[:, t] + h)
+        values.append(a.mean())
+        h = a * h + (1 - a) * np.tanh(xp[:, t])
+    np.testing.assert_allclose(stats["leak_gate"], values, rtol=1e-5)

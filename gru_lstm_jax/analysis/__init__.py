@@ -4,7 +4,7 @@ The cell-level functions take a cell of the protocol (:class:`~gru_lstm_jax.cell
 parameters and a batch of inputs; :mod:`gru_lstm_jax.analysis.study` applies them to models.
 """
 
-from gru_lstm_jax.analysis.gates import GATED_CELLS, gate_statistics
+from gru_lstm_jax.analysis.gates import gate_statistics
 from gru_lstm_jax.analysis.gradient_flow import (
     GradientNorms,
     JacobianNorms,
@@ -19,7 +19,6 @@ from gru_lstm_jax.analysis.study import (
 )
 
 __all__ = [
-    "GATED_CELLS",
     "GradientNorms",
     "JacobianNorms",
     "classifier_gradient_norms",

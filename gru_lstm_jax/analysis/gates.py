@@ -2,9 +2,9 @@
 
 The gates are recomputed from the carries of a normal run: :func:`~gru_lstm_jax.recurrence.run_scan`
 returns the carry after every step, so the carry before step ``t`` is the initial carry for
-``t = 0`` and the carry after step ``t - 1`` otherwise, and the gate pre-activations follow from
-the cell's parameters with the equations of :mod:`gru_lstm_jax.cells.lstm` and
-:mod:`gru_lstm_jax.cells.gru`.
+``t = 0`` and the carry after step ``t - 1`` otherwise, and the cell's optional ``gates``
+function (:func:`~gru_lstm_jax.cells.lstm_gates`, :func:`~gru_lstm_jax.cells.gru_gates`, or a
+user cell's own) gives the gates of every step at once.
 
 A gate is *saturated* when its value is within ``saturation`` of 0 or 1: its derivative is then
 small and it passes little gradient to its pre-activation (Gers et al. 2000; Chung et al. 2014).
@@ -12,66 +12,13 @@ small and it passes little gradient to its pre-activation (Gers et al. 2000; Chu
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells import Cell, get_cell, gru_step, lstm_step
+from gru_lstm_jax.cells import Cell, get_cell
 from gru_lstm_jax.recurrence import run_scan, sequence_mask
 
-__all__ = ["GATED_CELLS", "gate_statistics"]
-
-GATED_CELLS = ("lstm", "gru", "gru_reset_before")
-"""The registered cell names whose gates :func:`gate_statistics` knows."""
-
-
-def _gate_activation(cell: Cell) -> Any:
-    """The gate activation of a package LSTM/GRU cell; raises for any other step function.
-
-    The cells built by :func:`~gru_lstm_jax.cells.lstm_cell` and
-    :func:`~gru_lstm_jax.cells.gru_cell` (with any options) have a step that is
-    ``functools.partial(lstm_step or gru_step, **options)``; a cell with a custom step may compute
-    different gates under the same name, so it is refused rather than misread.
-    """
-    expected = lstm_step if cell.name == "lstm" else gru_step
-    step = cell.step
-    recognised = (
-        isinstance(step, functools.partial)
-        and step.func is expected
-        and not step.args
-        and step.keywords.get("reset_after", True) == (cell.name != "gru_reset_before")
-    )
-    if not recognised:
-        raise ValueError(
-            f"cell {cell.name!r} has a custom step function; gate_statistics recomputes gates "
-            "with the package's LSTM/GRU equations and supports only cells from get_cell / "
-            "lstm_cell / gru_cell"
-        )
-    return step.keywords.get("gate_activation", jax.nn.sigmoid)
-
-
-def _lstm_gates(
-    params: dict[str, jax.Array], h_before: jax.Array, xp: jax.Array, sigma: Any
-) -> dict[str, jax.Array]:
-    z = xp + h_before @ params["recurrent_kernel"]
-    zi, zf, _, zo = jnp.split(z, 4, axis=-1)
-    return {"input_gate": sigma(zi), "forget_gate": sigma(zf), "output_gate": sigma(zo)}
-
-
-def _gru_gates(
-    params: dict[str, jax.Array], h_before: jax.Array, xp: jax.Array, sigma: Any, reset_after: bool
-) -> dict[str, jax.Array]:
-    U = params["recurrent_kernel"]
-    H = U.shape[0]
-    x_r, x_z, _ = jnp.split(xp, 3, axis=-1)
-    if reset_after:
-        recurrent = h_before @ U[:, : 2 * H] + params["recurrent_bias"][: 2 * H]
-    else:
-        recurrent = h_before @ U[:, : 2 * H]
-    h_r, h_z = jnp.split(recurrent, 2, axis=-1)
-    return {"reset_gate": sigma(x_r + h_r), "update_gate": sigma(x_z + h_z)}
+__all__ = ["gate_statistics"]
 
 
 def gate_statistics(
@@ -92,13 +39,13 @@ def gate_statistics(
     - GRU (``"gru"`` and ``"gru_reset_before"``): ``reset_gate`` ``r`` and ``update_gate`` ``z``,
       where ``z`` is the fraction of the old state kept (``h' = (1 - z) * n + z * h``).
 
-    The gates are evaluated with the cell's own gate activation (sigmoid by default; a cell made
-    with ``gate_activation=jax.nn.hard_sigmoid`` is evaluated with that). Only cells built by
-    the package's LSTM/GRU factories are accepted, with any of their options.
+    Any cell with a ``gates`` function works, with the gates it names; the package's cells
+    evaluate them with their own gate activation (sigmoid unless the cell was built with
+    another).
 
     Args:
-        cell_name_or_cell: ``"lstm"``, ``"gru"``, ``"gru_reset_before"`` or such a
-            :class:`~gru_lstm_jax.cells.Cell`.
+        cell_name_or_cell: a registered name such as ``"lstm"``, or a
+            :class:`~gru_lstm_jax.cells.Cell` with a ``gates`` function.
         params: the cell's parameters.
         xs: inputs ``(B, T, F)``.
         hidden_size: ``H``.
@@ -114,16 +61,16 @@ def gate_statistics(
         sequence is valid gives NaN.
 
     Raises:
-        ValueError: for a cell without gates (such as ``"rnn"``), a cell with a custom step,
+        ValueError: for a cell without a ``gates`` function (such as ``"rnn"``),
             ``xs`` not ``(B, T, F)``, ``saturation`` outside ``(0, 0.5)``, or malformed
             ``hidden_size``, ``lengths`` or ``mask``.
     """
     cell = get_cell(cell_name_or_cell)
-    if cell.name not in GATED_CELLS:
+    if cell.gates is None:
         raise ValueError(
-            f"cell {cell.name!r} exposes no gates; gate_statistics supports {list(GATED_CELLS)}"
+            f"cell {cell.name!r} exposes no gates (its Cell has no gates function); the LSTM "
+            "and both GRU variants do"
         )
-    sigma = _gate_activation(cell)
     if not 0.0 < saturation < 0.5:
         raise ValueError(f"saturation must lie in (0, 0.5); got {saturation!r}")
     xs = jnp.asarray(xs)
@@ -136,15 +83,17 @@ def gate_statistics(
         cell, params, xs, hidden_size=hidden_size, lengths=lengths, mask=mask,
         return_carries=True,
     )  # fmt: skip
-    h0 = cell.initial_carry((batch,), hidden_size).h.astype(carries.h.dtype)
-    h_before = jnp.concatenate([h0[:, None], carries.h[:, :-1]], axis=1)  # (B, T, H)
-    xp = cell.project(params, xs)
-    if cell.name == "lstm":
-        gates = _lstm_gates(params, h_before, xp, sigma)
-    else:
-        gates = _gru_gates(params, h_before, xp, sigma, reset_after=cell.name == "gru")
+    initial = cell.initial_carry((batch,), hidden_size)
+    carries_before = jax.tree.map(  # every leaf (B, T, ...): the carry entering each step
+        lambda first, after: jnp.concatenate(
+            [first[:, None].astype(after.dtype), after[:, :-1]], 1
+        ),
+        initial,
+        carries,
+    )
+    gates = cell.gates(params, carries_before, cell.project(params, xs))
 
-    dtype = h_before.dtype
+    dtype = carries.h.dtype
     weight = jnp.ones((batch, time), dtype) if valid is None else valid.astype(dtype)
     count = jnp.sum(weight, axis=0) * hidden_size  # (T,)
 

@@ -8,6 +8,9 @@ A cell is a frozen bundle of four pure functions over plain pytrees (see ``DESIG
   ``xs`` of shape ``(*batch, T, input_size)``; a cell without such a split returns ``xs``.
 - ``step(params, carry, xp_t) -> (carry, h_t)``: one time step, with the ``lax.scan`` signature.
 
+A cell may also offer ``gates(params, carry, xp_t) -> {name: gate values}``, the gate
+activations of the step that ``step`` would take, for the gate statistics of the analysis.
+
 The recurrence (``gru_lstm_jax.recurrence``), every layer, wrapper, trainer and analysis accept
 any :class:`Cell`, so a new cell needs nothing but these functions.
 """
@@ -41,6 +44,9 @@ class Cell:
             ``(*batch_shape, T, ...)``.
         step: ``step(params, carry, xp_t) -> (carry, h_t)`` where ``xp_t`` is one time slice of
             ``xp`` and ``h_t`` has shape ``(*batch_shape, hidden_size)``.
+        gates: optional ``gates(params, carry, xp_t) -> dict[str, array]``: the activations of
+            each gate (values in ``[0, 1]``, shape ``(*batch, H)``) at the step ``step`` would
+            take from ``carry``; ``None`` for a cell without gates.
     """
 
     name: str
@@ -48,6 +54,7 @@ class Cell:
     initial_carry: Callable[..., Any]
     project: Callable[..., Any]
     step: Callable[..., tuple[Any, Any]]
+    gates: Callable[..., dict[str, Any]] | None = None
 
 
 _REGISTRY: dict[str, Callable[..., Cell]] = {}

@@ -53,6 +53,7 @@ from gru_lstm_jax.cells.chrono import chrono_bias
 __all__ = [
     "GRUState",
     "gru_cell",
+    "gru_gates",
     "gru_init",
     "gru_initial_carry",
     "gru_project",
@@ -165,6 +166,37 @@ def gru_step(
     return GRUState(h=h_new), h_new
 
 
+def gru_gates(
+    params: dict[str, jax.Array],
+    carry: GRUState,
+    xp_t: jax.Array,
+    *,
+    reset_after: bool = True,
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+) -> dict[str, jax.Array]:
+    """The gates of the step :func:`gru_step` takes from ``carry``.
+
+    Args:
+        params: GRU parameters of the variant given by ``reset_after``.
+        carry: ``GRUState(h)`` before the step, ``h`` of shape ``(*batch, H)``.
+        xp_t: the projected input ``(*batch, 3H)``.
+        reset_after: the variant.
+        gate_activation: the gate activation (sigmoid).
+
+    Returns:
+        ``{"reset_gate": r, "update_gate": z}``, each ``(*batch, H)``; ``z`` is the fraction
+        of the old state kept.
+    """
+    U = params["recurrent_kernel"]
+    H = U.shape[0]
+    recurrent = carry.h @ U[:, : 2 * H]
+    if reset_after:
+        recurrent = recurrent + params["recurrent_bias"][: 2 * H]
+    x_r, x_z, _ = jnp.split(xp_t, 3, axis=-1)
+    h_r, h_z = jnp.split(recurrent, 2, axis=-1)
+    return {"reset_gate": gate_activation(x_r + h_r), "update_gate": gate_activation(x_z + h_z)}
+
+
 def gru_cell(
     reset_after: bool = True,
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
@@ -197,8 +229,9 @@ def _gru_cell(
     step = functools.partial(
         gru_step, reset_after=reset_after, gate_activation=gate_activation, activation=activation
     )
+    gates = functools.partial(gru_gates, reset_after=reset_after, gate_activation=gate_activation)
     name = "gru" if reset_after else "gru_reset_before"
-    return Cell(name, init, gru_initial_carry, gru_project, step)
+    return Cell(name, init, gru_initial_carry, gru_project, step, gates)
 
 
 def gru_reset_before_cell(

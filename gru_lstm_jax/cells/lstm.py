@@ -42,6 +42,7 @@ from gru_lstm_jax.cells.chrono import chrono_bias
 __all__ = [
     "LSTMState",
     "lstm_cell",
+    "lstm_gates",
     "lstm_init",
     "lstm_initial_carry",
     "lstm_project",
@@ -157,11 +158,39 @@ def lstm_cell(
     return _lstm_cell(gate_activation, activation, chrono_max_length)
 
 
+def lstm_gates(
+    params: dict[str, jax.Array],
+    carry: LSTMState,
+    xp_t: jax.Array,
+    *,
+    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
+) -> dict[str, jax.Array]:
+    """The gates of the step :func:`lstm_step` takes from ``carry``.
+
+    Args:
+        params: LSTM parameters.
+        carry: the carry before the step; only ``h`` ``(*batch, H)`` is used.
+        xp_t: the projected input ``(*batch, 4H)``.
+        gate_activation: the gate activation (sigmoid).
+
+    Returns:
+        ``{"input_gate": i, "forget_gate": f, "output_gate": o}``, each ``(*batch, H)``.
+    """
+    z = xp_t + carry.h @ params["recurrent_kernel"]
+    zi, zf, _, zo = jnp.split(z, 4, axis=-1)
+    return {
+        "input_gate": gate_activation(zi),
+        "forget_gate": gate_activation(zf),
+        "output_gate": gate_activation(zo),
+    }
+
+
 @functools.cache
 def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | None) -> Cell:
     init = lstm_init if chrono is None else functools.partial(lstm_init, chrono_max_length=chrono)
     step = functools.partial(lstm_step, gate_activation=gate_activation, activation=activation)
-    return Cell("lstm", init, lstm_initial_carry, lstm_project, step)
+    gates = functools.partial(lstm_gates, gate_activation=gate_activation)
+    return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates)
 
 
 register_cell("lstm", lstm_cell)
