@@ -1,0 +1,96 @@
+"""The IMDB text pipeline: cleaning, tokens, vocabulary, padding, TFDS loading and caching."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from gru_lstm_jax.data import imdb
+from gru_lstm_jax.data.imdb import OOV_ID, PAD_ID, Vocabulary, encode_texts, load_imdb, tokenize
+
+SHARED_TFDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "tfds"
+
+
+def test_tokenize_cleans_and_splits():
+    text = b"This was GREAT.<br /><br />Don't miss it -- 10/10!<BR>Really"
+    assert tokenize(text) == ["this", "was", "great", "don't", "miss", "it", "10", "10", "really"]
+    assert tokenize("") == [] and tokenize("   \n\t ") == []
+    assert tokenize(b"caf\xe9 ok \xff\xfe bad") == ["caf", "ok", "bad"]  # invalid UTF-8: no crash
+
+
+def test_vocabulary_ranks_by_frequency_then_alphabetically(tmp_path):
+    texts = [["b", "a", "c", "b"], ["a", "b", "d"], ["e"]]
+    vocabulary = Vocabulary.build(texts, vocab_size=5)
+    assert vocabulary.words == ["b", "a", "c"]  # b x3, a x2, then c, d, e tie: alphabetical
+    assert len(vocabulary) == 5
+    assert vocabulary.encode(["a", "b", "zzz", "c"]) == [3, 2, OOV_ID, 4]
+    vocabulary.save(tmp_path / "vocabulary.json")
+    assert Vocabulary.load(tmp_path / "vocabulary.json").words == vocabulary.words
+    with pytest.raises(ValueError, match="vocab_size must be an int >= 3"):
+        Vocabulary.build(texts, vocab_size=2)
+
+
+def test_encode_texts_pads_truncates_and_keeps_empty_reviews():
+    vocabulary = Vocabulary(["good", "bad", "movie"])
+    texts = ["good movie", "bad bad bad good movie movie", "", b"\xff\xfe", "   "]
+    ids, lengths = encode_texts(texts, vocabulary, maxlen=4)
+    np.testing.assert_array_equal(lengths, [2, 4, 0, 0, 0])
+    np.testing.assert_array_equal(ids[0], [2, 4, PAD_ID, PAD_ID])
+    np.testing.assert_array_equal(ids[1], [3, 3, 3, 2])
+    assert not np.any(ids[2:])
+    last, _ = encode_texts(texts[1:2], vocabulary, maxlen=4, keep="last")
+    np.testing.assert_array_equal(last[0], [3, 2, 4, 4])
+    assert ids.dtype == np.int32 and lengths.dtype == np.int32
+    with pytest.raises(ValueError, match="keep must be 'first' or 'last'"):
+        encode_texts(texts, vocabulary, maxlen=4, keep="middle")
+    with pytest.raises(ValueError, match="maxlen must be an int >= 1"):
+        encode_texts(texts, vocabulary, maxlen=0)
+
+
+def test_load_imdb_on_mock_data_and_cache(tmp_path, monkeypatch):
+    with tfds.testing.mock_data(num_examples=20):
+        splits, vocabulary = load_imdb(
+            jax.random.key(0), data_dir=tmp_path / "tfds", vocab_size=50, maxlen=12,
+            val_fraction=0.25, cache_dir=tmp_path / "cache",
+        )  # fmt: skip
+    assert {k: v["inputs"].shape for k, v in splits.items()} == {
+        "train": (15, 12), "val": (5, 12), "test": (20, 12),
+    }  # fmt: skip
+    for split in splits.values():
+        assert split["inputs"].max() < len(vocabulary) <= 50
+        assert set(np.unique(split["targets"])) <= {0.0, 1.0}
+        beyond = np.arange(12)[None] >= split["lengths"][:, None]
+        assert not np.any(split["inputs"][beyond])
+    # The second call reads the cache and never the dataset.
+    monkeypatch.setattr(imdb, "read_imdb_split", lambda *a: pytest.fail("dataset read again"))
+    cached, cached_vocabulary = load_imdb(
+        jax.random.key(0), data_dir=tmp_path / "tfds", vocab_size=50, maxlen=12,
+        val_fraction=0.25, cache_dir=tmp_path / "cache",
+    )  # fmt: skip
+    assert cached_vocabulary.words == vocabulary.words
+    for name, split in splits.items():
+        for field, value in split.items():
+            np.testing.assert_array_equal(cached[name][field], value)
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is not None,
+    reason="with TensorFlow installed a missing dataset is prepared, not reported",
+)
+def test_missing_dataset_gives_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"not prepared .* pip install -e '\.\[imdb\]'"):
+        load_imdb(jax.random.key(0), data_dir=tmp_path / "empty")
+
+
+@pytest.mark.skipif(not SHARED_TFDS.exists(), reason="the prepared IMDB data is not present")
+def test_real_imdb_splits_are_complete_and_balanced():
+    for split in ("train", "test"):
+        texts, labels = imdb.read_imdb_split(SHARED_TFDS, split)
+        assert len(texts) == 25_000 and labels.sum() == 12_500
+        assert all(isinstance(text, bytes) for text in texts[:10])
