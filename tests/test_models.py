@@ -46,7 +46,7 @@ def test_classifier_pooling(rng):
     np.testing.assert_allclose(
         last(xs, lengths=lengths), last.head(last.encoder(xs, lengths=lengths)), atol=1e-6
     )
-    with pytest.raises(ValueError, match=r"pooling must be one of \['last', 'mean'\]"):
+    with pytest.raises(ValueError, match=r"pooling must be one of \['last', 'mean', 'attention'\]"):
         SequenceClassifier("gru", 2, (5,), pooling="max", rngs=nnx.Rngs(0))
 
 

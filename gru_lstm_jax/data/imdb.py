@@ -234,7 +234,7 @@ def load_imdb(
     cache = None
     if cache_dir is not None:
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        cache = pathlib.Path(cache_dir) / f"imdb-{digest}"
+        cache = pathlib.Path(cache_dir).expanduser() / f"imdb-{digest}"
         if (cache / "arrays.npz").exists():
             with np.load(cache / "arrays.npz") as arrays:
                 splits = _unflatten(dict(arrays))

@@ -1,4 +1,4 @@
-"""Task heads over the recurrent layers: a forecaster and a sequence classifier."""
+"""Task heads over the recurrent layers: a forecaster, a sequence classifier, attention seq2seq."""
 
 from __future__ import annotations
 
@@ -9,8 +9,26 @@ from flax import nnx
 from gru_lstm_jax.cells import cell_option_names
 from gru_lstm_jax.models.classifier import POOLINGS, SequenceClassifier
 from gru_lstm_jax.models.forecaster import Forecaster, autoregressive_forecast
+from gru_lstm_jax.models.seq2seq import (
+    Seq2SeqAttention,
+    exact_match,
+    seq2seq_loss,
+    train_seq2seq,
+)
+from gru_lstm_jax.models.text_classifier import TextClassifier
 
-__all__ = ["POOLINGS", "Forecaster", "SequenceClassifier", "autoregressive_forecast", "build_model"]
+__all__ = [
+    "POOLINGS",
+    "Forecaster",
+    "Seq2SeqAttention",
+    "SequenceClassifier",
+    "TextClassifier",
+    "autoregressive_forecast",
+    "build_model",
+    "exact_match",
+    "seq2seq_loss",
+    "train_seq2seq",
+]
 
 
 def build_model(
@@ -21,11 +39,13 @@ def build_model(
     Args:
         config: ``kind`` (``"forecaster"`` or ``"classifier"``), ``cell``, ``hidden_sizes`` and
             the model's options (``dropout``, ``recurrent_dropout``; for the classifier also
-            ``bidirectional``, ``pooling``, ``layer_dropout``). ``chrono_init: True`` gives
+            ``bidirectional``, ``pooling`` (``"last"``, ``"mean"`` or ``"attention"``),
+            ``layer_dropout``). ``chrono_init: True`` gives
             chrono initialisation (Tallec & Ollivier 2018) for dependencies over the whole
             sequence (``chrono_max_length=time_steps``) to the cells that take that option
             (LSTM, GRU); cells without gates to initialise (the tanh RNN) are unaffected.
-        in_features: features per time step of the data.
+        in_features: features per time step of the data; for ``kind="text_classifier"``
+            (``Embed`` + classifier over token ids, with ``embed_dim``) the vocabulary size.
         out_features: outputs per example (values to forecast, or logits).
         time_steps: the length of the data's sequences.
         rngs: ``nnx.Rngs`` with ``params`` and ``dropout`` streams.
@@ -46,4 +66,10 @@ def build_model(
     if kind == "classifier":
         return SequenceClassifier(cell, in_features, hidden_sizes, num_outputs=out_features,
                                   rngs=rngs, **options)  # fmt: skip
-    raise ValueError(f"config.model.kind must be 'forecaster' or 'classifier'; got {kind!r}")
+    if kind == "text_classifier":
+        embed_dim = options.pop("embed_dim")
+        return TextClassifier(cell, in_features, embed_dim, hidden_sizes, num_outputs=out_features,
+                              rngs=rngs, **options)  # fmt: skip
+    raise ValueError(
+        f"config.model.kind must be 'forecaster', 'classifier' or 'text_classifier'; got {kind!r}"
+    )

@@ -10,19 +10,21 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.nn import StackedRNN
+from gru_lstm_jax.nn import AdditiveAttention, StackedRNN
 from gru_lstm_jax.recurrence import sequence_mask
 
 __all__ = ["POOLINGS", "SequenceClassifier"]
 
-POOLINGS = ("last", "mean")
+POOLINGS = ("last", "mean", "attention")
 
 
 class SequenceClassifier(nnx.Module):
     """Maps a sequence to class logits: ``StackedRNN -> pooling -> Linear``.
 
     Pooling ``"last"`` takes the final output of each direction (the last valid step forward,
-    the first valid step backward); ``"mean"`` averages the outputs over the valid steps.
+    the first valid step backward); ``"mean"`` averages the outputs over the valid steps;
+    ``"attention"`` is additive attention (Bahdanau, Cho & Bengio 2015) from one learned query
+    vector over the outputs of the valid steps, whose context vector goes to the head.
     """
 
     def __init__(
@@ -48,7 +50,7 @@ class SequenceClassifier(nnx.Module):
             hidden_sizes: hidden units of each recurrent layer.
             num_outputs: logits per example ``K`` (1 for binary classification).
             bidirectional: bidirectional recurrent layers.
-            pooling: ``"last"`` or ``"mean"``.
+            pooling: ``"last"``, ``"mean"`` or ``"attention"``.
             dropout: input dropout of every recurrent layer.
             recurrent_dropout: recurrent dropout of every recurrent layer.
             layer_dropout: dropout between recurrent layers.
@@ -63,7 +65,13 @@ class SequenceClassifier(nnx.Module):
             layer_dropout=layer_dropout, return_sequences=pooling != "last", dropout=dropout,
             recurrent_dropout=recurrent_dropout, rngs=rngs, **cell_options,
         )  # fmt: skip
-        self.head = nnx.Linear(self.encoder.out_features, num_outputs, rngs=rngs)
+        features = self.encoder.out_features
+        if pooling == "attention":
+            self.pooling_query = nnx.Param(
+                jax.random.normal(rngs.params(), (features,)) / jnp.sqrt(features)
+            )
+            self.attention = AdditiveAttention(features, features, features, rngs=rngs)
+        self.head = nnx.Linear(features, num_outputs, rngs=rngs)
 
     def __call__(
         self, xs: jax.Array, *, lengths: jax.Array | None = None, mask: jax.Array | None = None
@@ -77,4 +85,8 @@ class SequenceClassifier(nnx.Module):
             else:
                 count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1)
                 encoded = encoded.sum(axis=1) / count
+        elif self.pooling == "attention":
+            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
+            query = jnp.broadcast_to(self.pooling_query[...], (encoded.shape[0], encoded.shape[-1]))
+            encoded, _ = self.attention(query, encoded, mask=valid)
         return self.head(encoded)

@@ -1,5 +1,6 @@
-"""Flax NNX layers over any cell: RNN, LSTM, GRU, SimpleRNN, Bidirectional, StackedRNN."""
+"""Flax NNX layers: RNN, LSTM, GRU, SimpleRNN, Bidirectional, StackedRNN, AdditiveAttention."""
 
+from gru_lstm_jax.nn.attention import AdditiveAttention, masked_softmax
 from gru_lstm_jax.nn.bidirectional import MERGE_MODES, Bidirectional
 from gru_lstm_jax.nn.rnn import GRU, LSTM, RNN, SimpleRNN
 from gru_lstm_jax.nn.stacked import StackedRNN
@@ -10,11 +11,13 @@ __all__ = [
     "LSTM",
     "MERGE_MODES",
     "RNN",
+    "AdditiveAttention",
     "Bidirectional",
     "LayerSummary",
     "ModelSummary",
     "SimpleRNN",
     "StackedRNN",
     "count_params",
+    "masked_softmax",
     "summary",
 ]

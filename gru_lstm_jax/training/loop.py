@@ -25,6 +25,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from gru_lstm_jax import data as datasets
+from gru_lstm_jax.data.imdb import load_imdb
 from gru_lstm_jax.models import build_model
 from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.nn.rnn import check_positive_int
@@ -49,7 +50,8 @@ class Run:
 
     Attributes:
         config: the validated config.
-        data: the task's data (``data.train``, ``data.val``, ``data.test`` splits).
+        data: the task's data: :class:`~gru_lstm_jax.data.SineData`, the XOR splits, or the
+            IMDB :class:`~gru_lstm_jax.data.imdb.Vocabulary`.
         splits: ``{"train", "val", "test"}`` split dicts.
         model: the freshly initialised model.
         objective: the loss and task metric.
@@ -83,7 +85,13 @@ def _load_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[Any, 
     if name == "xor":
         splits = datasets.make_xor_data(key, **options)
         return splits, splits
-    raise ValueError(f"config.data.name must be one of ['sine', 'xor']; got {name!r}")
+    if name == "imdb":
+        # Configs hold "" for "not set": TFDS's default data directory, and no cache.
+        options["data_dir"] = options["data_dir"] or None
+        options["cache_dir"] = options["cache_dir"] or None
+        splits, vocabulary = load_imdb(key, **options)
+        return vocabulary, splits
+    raise ValueError(f"config.data.name must be one of ['imdb', 'sine', 'xor']; got {name!r}")
 
 
 def prepare_run(config: ml_collections.ConfigDict) -> Run:
@@ -113,10 +121,12 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
             f"split ({train_size} examples)"
         )
     objective = get_objective(config.objective)
-    in_features = splits["train"]["inputs"].shape[-1]
+    inputs = splits["train"]["inputs"]
+    # Token ids (B, T) have a vocabulary where features (B, T, F) have F.
+    in_features = len(data) if inputs.ndim == 2 else inputs.shape[-1]
     out_features = splits["train"]["targets"].shape[-1]
     rngs = nnx.Rngs(params=keys["init"], dropout=keys["dropout"])
-    time_steps = splits["train"]["inputs"].shape[1]
+    time_steps = inputs.shape[1]
     model = build_model(config.model, in_features, out_features, time_steps, rngs=rngs)
     steps_per_epoch = train_size // training.batch_size
     optimizer = make_optimizer(config.optimizer, training.num_epochs * steps_per_epoch)

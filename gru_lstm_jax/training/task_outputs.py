@@ -29,7 +29,8 @@ def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
 
     Sine: one-step predictions on every split, and an autoregressive forecast over the test
     period that starts from the last window before it (``predictions.png``, ``forecast.png``).
-    XOR: the predicted probability of every test sequence.
+    XOR and IMDB: the predicted probability of every test example; IMDB also writes its
+    ``vocabulary.json``, which :func:`~gru_lstm_jax.training.inference.predict_texts` reads.
     """
     if run.config.data.name == "sine":
         data = run.data
@@ -45,7 +46,9 @@ def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
         np.savez(workdir / "predictions.npz", **arrays)
         plots.plot_sine_predictions(workdir)
         plots.plot_sine_forecast(workdir)
-    elif run.config.data.name == "xor":
+    else:  # binary classification: XOR, IMDB
+        if run.config.data.name == "imdb":
+            run.data.save(workdir / "vocabulary.json")
         logits = predict_split(run, params, run.splits["test"])
         np.savez(
             workdir / "predictions.npz",

@@ -1,4 +1,4 @@
-"""The IMDB text pipeline: cleaning, tokens, vocabulary, padding, TFDS loading and caching."""
+"""IMDB: the text pipeline, TFDS loading and caching, the text classifier, runs and predict."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from flax import nnx
 
+from gru_lstm_jax.configs import imdb as imdb_config
 from gru_lstm_jax.data import imdb
 from gru_lstm_jax.data.imdb import OOV_ID, PAD_ID, Vocabulary, encode_texts, load_imdb, tokenize
+from gru_lstm_jax.models import TextClassifier
+from gru_lstm_jax.nn import count_params
+from gru_lstm_jax.training import train_and_evaluate
+from gru_lstm_jax.training.inference import predict_texts
 
 SHARED_TFDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "tfds"
 
@@ -94,3 +100,46 @@ def test_real_imdb_splits_are_complete_and_balanced():
         texts, labels = imdb.read_imdb_split(SHARED_TFDS, split)
         assert len(texts) == 25_000 and labels.sum() == 12_500
         assert all(isinstance(text, bytes) for text in texts[:10])
+
+
+def test_seed_model_has_keras_parameter_count():
+    model = TextClassifier("lstm", 10_000, 128, (64,), dropout=0.2, recurrent_dropout=0.2,
+                           rngs=nnx.Rngs(0))  # fmt: skip
+    # Embedding(10000, 128) + LSTM(64) on 128 features + Dense(1), as Keras counts them.
+    assert count_params(model) == 10_000 * 128 + 4 * (128 * 64 + 64 * 64 + 64) + 65
+
+
+def test_predictions_unchanged_by_extra_padding(rng):
+    model = TextClassifier("gru", 30, 6, (5,), bidirectional=True, pooling="mean",
+                           rngs=nnx.Rngs(0))  # fmt: skip
+    ids = rng.integers(2, 30, size=(3, 7)).astype(np.int32)
+    lengths = np.array([7, 4, 0], np.int32)
+    ids[np.arange(7)[None] >= lengths[:, None]] = PAD_ID
+    padded = np.concatenate([ids, np.zeros((3, 5), np.int32)], axis=1)
+    np.testing.assert_allclose(
+        model(ids, lengths=lengths), model(padded, lengths=lengths), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"ids must be integer token ids of shape \(batch, time\)"):
+        model(ids.astype(np.float32), lengths=lengths)
+
+
+def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path):
+    config = imdb_config.get_config("smoke")
+    with tfds.testing.mock_data(num_examples=40):
+        results = train_and_evaluate(config, tmp_path / "run")
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "metrics.jsonl", "results.json", "vocabulary.json",
+            "predictions.npz", "learning_curves.png", "checkpoints"} <= names  # fmt: skip
+    assert 0.0 <= results["final"]["test"]["accuracy"] <= 1.0
+    texts = ["A wonderful, moving film.", "", "   ", b"\xff\xfe not utf-8", "word " * 500]
+    predictions = predict_texts(tmp_path / "run", texts)
+    assert [p["label"] in ("positive", "negative") for p in predictions] == [True] * 5
+    for p in predictions:
+        assert 0.0 <= p["probability"] <= 1.0 and 0.5 <= p["confidence"] <= 1.0
+    # predict_texts runs the training pipeline and model: on the raw test reviews it gives the
+    # test probabilities written at the end of training.
+    saved = np.load(tmp_path / "run" / "predictions.npz")["test_probability"]
+    with tfds.testing.mock_data(num_examples=40):
+        test_texts, _ = imdb.read_imdb_split(None, "test")
+    predicted = [p["probability"] for p in predict_texts(tmp_path / "run", test_texts)]
+    np.testing.assert_allclose(predicted, saved, atol=1e-5)

@@ -1,0 +1,88 @@
+"""Attention seq2seq on a toy translation task: reverse a string of 3 to 10 digits.
+
+Bidirectional GRU encoder (64 per direction), additive attention (Bahdanau, Cho & Bengio 2015)
+and a GRU decoder (128) with input feeding (Luong, Pham & Manning 2015); see
+:mod:`gru_lstm_jax.models.seq2seq`.
+
+Command::
+
+    python experiments/seq2seq_attention.py --workdir runs/seq2seq
+
+Expected result (measured with this config: 10,000 training strings, 1,000 validation and
+1,000 test strings disjoint from them and from each other; 1,000 Adam steps of 64 with cosine
+decay from 3e-3; greedy decoding; exact match of the whole output up to and including EOS):
+
+======================================  ==========  ==========  ======================
+run                                     validation  test        wall time (2-core CPU)
+======================================  ==========  ==========  ======================
+GRU, seed 0 (this config)               100.0 %     100.0 %     46-60 s
+GRU, ``--config.seed=1``                100.0 %     100.0 %     63 s
+LSTM, ``--config.model.cell=lstm``      100.0 %     100.0 %     78 s
+GRU, constant lr 3e-3, 1,000 steps      99.5 %      99.7 %      55 s
+GRU, constant lr 3e-3, 2,000 steps      99.4 %      99.1 %      123 s
+======================================  ==========  ==========  ======================
+
+(times include data generation, compilation and evaluation; the machine was shared, so they
+vary by about 25%). The attention heatmaps show the clean anti-diagonal of reversal: the
+decoder's step ``t`` attends to source position ``n - 1 - t``, and EOS attends near the first
+digit or spreads over the source.
+
+The ``smoke`` variant (``--config=gru_lstm_jax/configs/seq2seq.py:smoke``) trains a tiny model
+on a few hundred short strings in seconds; the tests use it.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    """Returns the seq2seq config; ``variant="smoke"`` gives the tiny test variant."""
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.data = ml_collections.ConfigDict(
+        {
+            "num_train": 10_000,
+            "num_val": 1_000,
+            "num_test": 1_000,
+            "min_length": 3,
+            "max_length": 10,
+            "num_digits": 10,
+        }
+    )
+    config.model = ml_collections.ConfigDict(
+        {
+            "cell": "gru",
+            "embed_dim": 32,
+            "encoder_hidden": 64,
+            "decoder_hidden": 128,
+            "attention_features": 128,
+        }
+    )
+    config.training = ml_collections.ConfigDict(
+        {
+            "steps": 1_000,
+            "batch_size": 64,
+            "learning_rate": 3e-3,
+            # Cosine decay to 0 over the run: at a constant 3e-3 Adam keeps jittering and
+            # ends a little below 100% exact match.
+            "schedule": "cosine",
+            "clip_norm": 1.0,
+            "eval_batch_size": 500,
+        }
+    )
+    if variant == "smoke":
+        config.data.num_train = 256
+        config.data.num_val = 32
+        config.data.num_test = 32
+        config.data.max_length = 5
+        config.model.embed_dim = 8
+        config.model.encoder_hidden = 8
+        config.model.decoder_hidden = 16
+        config.model.attention_features = 16
+        config.training.steps = 20
+        config.training.batch_size = 32
+        config.training.eval_batch_size = 32
+    elif variant:
+        raise ValueError(f"unknown seq2seq config variant {variant!r}; use '' or 'smoke'")
+    return config

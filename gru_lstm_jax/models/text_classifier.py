@@ -1,0 +1,63 @@
+"""Text classification: token embeddings in front of a sequence classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.models.classifier import SequenceClassifier
+
+__all__ = ["TextClassifier"]
+
+
+class TextClassifier(nnx.Module):
+    """``Embed -> SequenceClassifier`` over right-padded token ids with their lengths.
+
+    With ``embed_dim=128``, ``hidden_sizes=(64,)``, the LSTM, ``dropout=0.2`` and
+    ``recurrent_dropout=0.2`` this is the seed's IMDB model (Embedding 128 -> LSTM 64 -> Dense
+    with a sigmoid, the sigmoid being in the loss).
+    """
+
+    def __init__(
+        self,
+        cell: str | Cell,
+        vocab_size: int,
+        embed_dim: int,
+        hidden_sizes: Sequence[int],
+        *,
+        rngs: nnx.Rngs,
+        **classifier_options: Any,
+    ):
+        """Creates the model.
+
+        Args:
+            cell: a registered cell name or a :class:`~gru_lstm_jax.cells.Cell`.
+            vocab_size: the number of token ids ``V`` (id 0 is padding).
+            embed_dim: the embedding size ``E``.
+            hidden_sizes: hidden units of each recurrent layer.
+            rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
+            **classifier_options: :class:`~gru_lstm_jax.models.SequenceClassifier`'s options
+                (``num_outputs``, ``bidirectional``, ``pooling``, dropouts, cell options).
+        """
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
+            raise ValueError(f"vocab_size must be an int >= 2; got {vocab_size!r}")
+        self.vocab_size = vocab_size
+        self.embed = nnx.Embed(vocab_size, embed_dim, rngs=rngs)
+        self.classifier = SequenceClassifier(
+            cell, embed_dim, hidden_sizes, rngs=rngs, **classifier_options
+        )
+
+    def __call__(self, ids: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
+        """Maps token ids ``(B, T)`` with ``lengths`` ``(B,)`` to logits ``(B, K)``."""
+        ids = jnp.asarray(ids)
+        if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
+            raise ValueError(
+                f"ids must be integer token ids of shape (batch, time); got {ids.dtype} "
+                f"{tuple(ids.shape)}"
+            )
+        return self.classifier(self.embed(ids), lengths=lengths)
