@@ -11,7 +11,22 @@ Variants: ``""`` the seed's model, Embedding 128 -> LSTM 64 (dropout 0.2, recurr
 0.2) -> Dense(1) with a sigmoid, 5 epochs; ``"best"`` a bidirectional GRU with mean pooling;
 ``"smoke"`` a tiny model for the tests (on ``tfds.testing.mock_data``).
 
-Expected result: EXPECTED_RESULT
+Expected result (measured on the real data, 20,000 train / 5,000 validation / 25,000 test
+reviews; test accuracy of the checkpoint with the best validation loss; seconds per training
+epoch on a 2-core CPU that was running a second job at the same time):
+
+=======================================================  =========  ==========  ===========
+run                                                      test acc.  val. acc.   s / epoch
+=======================================================  =========  ==========  ===========
+seed model (this config: cosine lr, keep the last words)  0.8624     0.8820      62-73
+seed model, constant lr, keep the last 200 words          0.8558     0.8752      38-70
+seed model, constant lr, keep the first 200 words         0.8344     0.8516      52-102
+``best``: bidirectional GRU, mean pooling, maxlen 400     0.8787     0.8956      158-171
+=======================================================  =========  ==========  ===========
+
+The ``best`` variant peaks after its first epoch and then overfits; it does not yet reach
+0.89. The first run tokenizes the reviews (about 15 s) and caches them in ``data.cache_dir``;
+later runs load them in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -52,7 +67,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         {
             "name": "adam",
             "learning_rate": 1e-3,
-            "schedule": "constant",
+            "schedule": "cosine",
             "warmup_steps": 0,
             "clip_norm": 1.0,
             "weight_decay": 0.0,
@@ -77,7 +92,6 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         config.model.recurrent_dropout = 0.0
         config.training.num_epochs = 4
         config.training.batch_size = 64
-        config.optimizer.schedule = "cosine"
         config.optimizer.learning_rate = 2e-3
     elif variant == "smoke":
         config.data.vocab_size = 40
