@@ -28,8 +28,8 @@ lr 1e-3, 3 epochs
 
 The ``best`` variant does not yet reach 0.89 on the test split. Validation accuracy runs about
 2 points above test accuracy because the validation reviews come from the training split,
-whose movies differ from the test split's. The first run tokenizes the reviews (about 15 s) and caches them in ``data.cache_dir``;
-later runs load them in a fraction of a second.
+whose movies differ from the test split's. The first run tokenizes the reviews (about 15 s)
+and caches them in ``data.cache_dir``; later runs load them in a fraction of a second.
 """
 
 from __future__ import annotations
