@@ -21,7 +21,7 @@ import numpy as np
 
 from gru_lstm_jax.cells import Cell
 
-__all__ = ["ScanOutput", "last_output", "run_scan", "sequence_mask"]
+__all__ = ["ScanOutput", "add_batch_axis", "last_output", "run_scan", "sequence_mask"]
 
 
 class ScanOutput(NamedTuple):
@@ -220,30 +220,50 @@ def run_scan(
     return ScanOutput(outputs, final_carry, carries)
 
 
-def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **kwargs: Any) -> ScanOutput:
-    """:func:`run_scan` for one ``(T, F)`` sequence: adds and removes a batch axis of 1."""
+def add_batch_axis(
+    xs: jax.Array, lengths: Any, mask: Any, initial_carry: Any
+) -> tuple[jax.Array, Any, Any, Any]:
+    """One ``(T, F)`` sequence as a batch of one, with its scalar length, ``(T,)`` mask and carry.
+
+    Args:
+        xs: ``(T, F)``.
+        lengths: ``None`` or a scalar length.
+        mask: ``None`` or a boolean ``(T,)`` mask.
+        initial_carry: ``None`` or a carry without batch axis.
+
+    Returns:
+        ``(xs (1, T, F), lengths (1,), mask (1, T), initial_carry)``, ``None`` kept as ``None``.
+
+    Raises:
+        ValueError: if ``lengths`` is not a scalar or ``mask`` not ``(T,)``.
+    """
     time = xs.shape[0]
-    if kwargs["lengths"] is not None:
-        lengths = jnp.asarray(kwargs["lengths"])
+    if lengths is not None:
+        lengths = jnp.asarray(lengths)
         if lengths.shape != ():
             raise ValueError(
                 f"lengths must be a scalar for an unbatched (T, F) input; got shape {lengths.shape}"
             )
-        kwargs["lengths"] = lengths[None]
-    if kwargs["mask"] is not None:
-        mask = jnp.asarray(kwargs["mask"])
+        lengths = lengths[None]
+    if mask is not None:
+        mask = jnp.asarray(mask)
         if mask.shape != (time,):
             raise ValueError(
                 f"mask must have shape (time,) = ({time},) for an unbatched (T, F) input; "
                 f"got {tuple(mask.shape)}"
             )
-        kwargs["mask"] = mask[None]
-    if kwargs["initial_carry"] is not None:
-        kwargs["initial_carry"] = jax.tree.map(
-            lambda a: jnp.asarray(a)[None], kwargs["initial_carry"]
-        )
-    result = run_scan(cell, params, xs[None], **kwargs)
-    return jax.tree.map(lambda a: a[0], result)
+        mask = mask[None]
+    if initial_carry is not None:
+        initial_carry = jax.tree.map(lambda a: jnp.asarray(a)[None], initial_carry)
+    return xs[None], lengths, mask, initial_carry
+
+
+def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **kwargs: Any) -> ScanOutput:
+    """:func:`run_scan` for one ``(T, F)`` sequence: adds and removes a batch axis of 1."""
+    xs, kwargs["lengths"], kwargs["mask"], kwargs["initial_carry"] = add_batch_axis(
+        xs, kwargs["lengths"], kwargs["mask"], kwargs["initial_carry"]
+    )
+    return jax.tree.map(lambda a: a[0], run_scan(cell, params, xs, **kwargs))
 
 
 def last_output(

@@ -13,7 +13,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["chrono_bias"]
+__all__ = ["check_chrono_max_length", "chrono_bias"]
+
+
+def check_chrono_max_length(max_length: object) -> None:
+    """Raises ``ValueError`` unless ``max_length`` is an int ``>= 3`` (``U[1, T_max - 1]``)."""
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
+        raise ValueError(f"chrono_max_length must be an int >= 3; got {max_length!r}")
 
 
 def chrono_bias(key: jax.Array, hidden_size: int, max_length: int) -> jax.Array:
@@ -30,7 +36,6 @@ def chrono_bias(key: jax.Array, hidden_size: int, max_length: int) -> jax.Array:
     Raises:
         ValueError: if ``max_length`` is not an int ``>= 3``.
     """
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
-        raise ValueError(f"chrono_max_length must be an int >= 3; got {max_length!r}")
+    check_chrono_max_length(max_length)
     u = jax.random.uniform(key, (hidden_size,), jnp.float32, 1.0, max_length - 1.0)
     return jnp.log(u)

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells.base import Cell, register_cell
-from gru_lstm_jax.cells.chrono import chrono_bias
+from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
     "LSTMState",
@@ -154,7 +154,7 @@ def lstm_cell(
         The cell, named ``"lstm"``.
     """
     if chrono_max_length is not None:
-        chrono_bias(jax.random.key(0), 1, chrono_max_length)  # validates it now, not at init
+        check_chrono_max_length(chrono_max_length)  # at construction, not at the first init
     return _lstm_cell(gate_activation, activation, chrono_max_length)
 
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
-from gru_lstm_jax.recurrence import last_output, run_scan, sequence_mask
+from gru_lstm_jax.recurrence import add_batch_axis, last_output, run_scan, sequence_mask
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
 
@@ -223,24 +223,8 @@ class RNN(nnx.Module):
         return (output, final_carry) if self.return_state else output
 
     def _call_unbatched(self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any) -> Any:
-        if lengths is not None:
-            lengths = jnp.asarray(lengths)
-            if lengths.shape != ():
-                raise ValueError(
-                    f"lengths must be a scalar for a (T, F) input; got {lengths.shape}"
-                )
-            lengths = lengths[None]
-        if mask is not None:
-            mask = jnp.asarray(mask)
-            if mask.shape != xs.shape[:1]:
-                raise ValueError(
-                    f"mask must have shape (time,) = ({xs.shape[0]},) for a (T, F) input; "
-                    f"got {tuple(mask.shape)}"
-                )
-            mask = mask[None]
-        if initial_state is not None:
-            initial_state = jax.tree.map(lambda a: jnp.asarray(a)[None], initial_state)
-        result = self(xs[None], initial_state=initial_state, lengths=lengths, mask=mask)
+        xs, lengths, mask, initial_state = add_batch_axis(xs, lengths, mask, initial_state)
+        result = self(xs, initial_state=initial_state, lengths=lengths, mask=mask)
         return jax.tree.map(lambda a: a[0], result)
 
 
