@@ -356,8 +356,10 @@ def test_experiment_smoke_run_writes_its_files(tmp_path):
         check=True, cwd=root, capture_output=True, timeout=300,
     )  # fmt: skip
     assert {p.name for p in workdir.iterdir()} == {
-        "config.json", "results.json", "attention_heatmaps.png",
+        "config.json", "metrics.jsonl", "results.json", "attention_heatmaps.png",
     }  # fmt: skip
     results = json.loads((workdir / "results.json").read_text())
     assert set(results["exact_match"]) == {"val", "test"}
-    assert results["steps"] == 20 and results["seconds"] > 0
+    assert results["steps"] == 20 and results["wall_time_s"] > 0
+    assert results["final"]["test"]["exact_match"] == results["exact_match"]["test"]
+    assert results["num_params"] > 0 and results["steps_per_s"] > 0
