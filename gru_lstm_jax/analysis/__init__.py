@@ -4,6 +4,7 @@ The cell-level functions take a cell of the protocol (:class:`~gru_lstm_jax.cell
 parameters and a batch of inputs; :mod:`gru_lstm_jax.analysis.study` applies them to models.
 """
 
+from gru_lstm_jax.analysis.compare import run_study
 from gru_lstm_jax.analysis.gates import gate_statistics
 from gru_lstm_jax.analysis.gradient_flow import (
     GradientNorms,
@@ -16,6 +17,7 @@ from gru_lstm_jax.analysis.study import (
     classifier_gradient_norms,
     fit_decay_rate,
     gradient_flow_study,
+    split_gradient_norms,
 )
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "gradient_norms_over_time",
     "hidden_state_gradients",
     "jacobian_norms",
+    "run_study",
+    "split_gradient_norms",
 ]

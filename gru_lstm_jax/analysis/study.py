@@ -19,7 +19,12 @@ from gru_lstm_jax.nn import RNN
 from gru_lstm_jax.training import load_trained, plots, prepare_run, run_folder, train_and_evaluate
 from gru_lstm_jax.training.objectives import Objective
 
-__all__ = ["classifier_gradient_norms", "fit_decay_rate", "gradient_flow_study"]
+__all__ = [
+    "classifier_gradient_norms",
+    "fit_decay_rate",
+    "gradient_flow_study",
+    "split_gradient_norms",
+]
 
 
 def classifier_gradient_norms(
@@ -97,8 +102,18 @@ def fit_decay_rate(norms: Any) -> dict[str, float]:
     }
 
 
-def _curve(run: Any, params: Any, batch_size: int) -> np.ndarray:
-    """The mean gradient-norm curve of ``params`` on the first validation sequences."""
+def split_gradient_norms(run: Any, params: Any, batch_size: int) -> np.ndarray:
+    """The mean ``‖∂L/∂h_t‖`` curve of ``params`` on the first validation sequences of a run.
+
+    Args:
+        run: a :class:`~gru_lstm_jax.training.Run` of a classifier config (one unidirectional
+            layer, last-step pooling), e.g. the XOR config.
+        params: the model's parameters (fresh, or restored from a run folder).
+        batch_size: how many of the validation sequences to average over.
+
+    Returns:
+        ``(T,)`` float array, step 0 first (see :func:`classifier_gradient_norms`).
+    """
     split = run.splits["val"]
     model = run.steps.model_with(params)
     inputs, targets = split["inputs"][:batch_size], split["targets"][:batch_size]
@@ -136,10 +151,10 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
         for seed in range(config.num_seeds):
             fresh.seed = seed
             run = prepare_run(fresh)
-            init_curves.append(_curve(run, run.steps.init_state().params, batch_size))
+            init_curves.append(split_gradient_norms(run, run.steps.init_state().params, batch_size))
         trained = train_and_evaluate(task, path / f"train_{cell}")
         run, params = load_trained(path / f"train_{cell}")
-        trained_curve = _curve(run, params, batch_size)
+        trained_curve = split_gradient_norms(run, params, batch_size)
         curves[cell] = {
             "init": [c.tolist() for c in init_curves],
             "trained": trained_curve.tolist(),

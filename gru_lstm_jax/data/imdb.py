@@ -38,6 +38,7 @@ __all__ = [
     "Vocabulary",
     "clean_text",
     "encode_texts",
+    "imdb_is_prepared",
     "load_imdb",
     "read_imdb_split",
     "tokenize",
@@ -139,6 +140,20 @@ def encode_texts(
         ids[index, : len(row)] = row
         lengths[index] = len(row)
     return ids, lengths
+
+
+def imdb_is_prepared(data_dir: str | os.PathLike | None) -> bool:
+    """Whether ``imdb_reviews`` is prepared in the TFDS data directory ``data_dir``.
+
+    Args:
+        data_dir: the TFDS data directory (``None``: TFDS's default, ``~/tensorflow_datasets``).
+
+    Returns:
+        True when both splits can be read without preparing the dataset.
+    """
+    import tensorflow_datasets as tfds
+
+    return tfds.builder("imdb_reviews", data_dir=data_dir).is_prepared()
 
 
 def read_imdb_split(data_dir: str | os.PathLike | None, split: str) -> tuple[list, np.ndarray]:
