@@ -64,9 +64,12 @@ def test_smoke_run_writes_every_file(config, extra_files, tmp_path):
     best = min(records, key=lambda r: r["val_loss"])["epoch"]
     assert saved["best_epoch"] == best
     assert [p.name for p in (workdir / "checkpoints" / "best").iterdir()] == [str(best)]
-    # The reported validation loss is that of the restored best checkpoint.
+    # The reported validation loss is that of the restored tested checkpoint: the best one,
+    # or the last one where the config says so (the sine config does).
+    tested = {"best": best, "last": 2}[config.training.test_checkpoint]
+    assert saved["tested_epoch"] == tested
     np.testing.assert_allclose(
-        saved["final"]["val"]["loss"], records[best - 1]["val_loss"], rtol=1e-5
+        saved["final"]["val"]["loss"], records[tested - 1]["val_loss"], rtol=1e-5
     )
 
 
@@ -206,6 +209,7 @@ def _with(config, **changes):
         (_with(xor.get_config("smoke"), model__kind="transformer"), "config.model.kind"),
         (_with(xor.get_config("smoke"), optimizer__name="adagrad"), "optimizer.name"),
         (_with(xor.get_config("smoke"), data__name="mnist"), "config.data.name"),
+        (_with(xor.get_config("smoke"), training__test_checkpoint="worst"), "test_checkpoint"),
     ],
 )
 def test_bad_config_fails_before_any_file_is_written(config, match, tmp_path):

@@ -83,6 +83,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "eval_batch_size": 500,
             "log_every_steps": 50,
             "checkpoints_to_keep": 2,
+            "test_checkpoint": "best",
             "progress": True,
         }
     )

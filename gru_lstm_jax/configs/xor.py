@@ -84,6 +84,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "eval_batch_size": 500,
             "log_every_steps": 25,
             "checkpoints_to_keep": 2,
+            "test_checkpoint": "best",
             "progress": True,
         }
     )

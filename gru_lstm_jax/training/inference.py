@@ -23,7 +23,7 @@ __all__ = ["load_text_classifier", "predict_texts"]
 
 
 def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabulary, Any]:
-    """The best checkpoint of a finished text run, in evaluation mode, without its dataset.
+    """The tested checkpoint of a finished text run, in evaluation mode, without its dataset.
 
     Args:
         workdir: a run folder with ``config.json``, ``vocabulary.json``, ``results.json`` and
@@ -47,8 +47,9 @@ def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabu
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     optimizer = make_optimizer(config.optimizer, 1)
     target = TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params))
-    _, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
-    state = run_folder.restore_state(best, target, best.best_step())
+    last, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
+    manager, epoch = run_folder.tested_checkpoint(config.training, last, best)
+    state = run_folder.restore_state(manager, target, epoch)
     model = nnx.merge(graphdef, state.params, rest)
     return nnx.view(model, deterministic=True, raise_if_not_found=False), vocabulary, config
 

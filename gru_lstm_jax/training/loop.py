@@ -112,6 +112,11 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     check_positive_int(training.batch_size, "config.training.batch_size")
     check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
     check_positive_int(training.log_every_steps, "config.training.log_every_steps")
+    if training.get("test_checkpoint", "best") not in run_folder.TESTED_CHECKPOINTS:
+        raise ValueError(
+            f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"
+            f"; got {training.test_checkpoint!r}"
+        )
     keys = random_streams(config.seed)
     data, splits = _load_data(config, keys["data"])
     train_size = datasets.num_examples(splits["train"])
@@ -186,7 +191,10 @@ def _check_resumable(workdir: Any, config: ml_collections.ConfigDict) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
-    """Trains, validates every epoch, tests the best checkpoint once and writes the run folder.
+    """Trains, validates every epoch, tests one checkpoint once and writes the run folder.
+
+    The tested checkpoint is the epoch with the lowest validation loss, or the last epoch when
+    ``config.training.test_checkpoint`` is ``"last"``.
 
     The folder gets ``config.json``, ``metrics.jsonl``, ``checkpoints/{last,best}``, the task's
     predictions and figures, and finally ``results.json``. Running again with the same config
@@ -259,21 +267,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         last.wait_until_finished()
         best.wait_until_finished()
 
-    best_epoch = best.best_step()
-    best_state = run_folder.restore_state(best, state, best_epoch)
+    manager, tested_epoch = run_folder.tested_checkpoint(training, last, best)
+    tested = run_folder.restore_state(manager, state, tested_epoch)
     final = {
-        "train": evaluate(run, best_state.params, run.splits["train"]),
-        "val": evaluate(run, best_state.params, run.splits["val"]),
-        "test": evaluate(run, best_state.params, run.splits["test"]),
+        "train": evaluate(run, tested.params, run.splits["train"]),
+        "val": evaluate(run, tested.params, run.splits["val"]),
+        "test": evaluate(run, tested.params, run.splits["test"]),
     }
-    task_outputs.write_task_outputs(run, best_state.params, path)
+    task_outputs.write_task_outputs(run, tested.params, path)
     plots.plot_learning_curves(path)
     step_rates = [run.steps_per_epoch / r["train_time_s"] for r in records]
     results = {
         "cell": config.model.cell,
         "task": config.data.name,
         "metric": metric,
-        "best_epoch": best_epoch,
+        "best_epoch": best.best_step(),
+        "tested_epoch": tested_epoch,
         "epochs": training.num_epochs,
         "steps": int(state.step),
         "num_params": count_params(run.model),
@@ -288,14 +297,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
 
 def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
-    """Rebuilds a finished run from its folder and restores its best checkpoint.
+    """Rebuilds a finished run from its folder and restores its tested checkpoint.
 
     Args:
         workdir: a run folder written by :func:`train_and_evaluate`.
 
     Returns:
         ``(run, params)``: the :class:`Run` of the folder's ``config.json`` and the parameters
-        of its best epoch; ``run.steps.model_with(params)`` is the model in evaluation mode.
+        of its tested epoch (the best one, or the last one with ``test_checkpoint="last"``);
+        ``run.steps.model_with(params)`` is the model in evaluation mode.
 
     Raises:
         FileNotFoundError: if the folder has no finished run (no ``results.json``).
@@ -305,6 +315,7 @@ def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
         raise FileNotFoundError(f"{str(path)!r} holds no finished run (no results.json)")
     config = ml_collections.ConfigDict(run_folder.read_json(path / "config.json"))
     run = prepare_run(config)
-    _, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
-    state = run_folder.restore_state(best, run.steps.init_state(), best.best_step())
+    last, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
+    manager, epoch = run_folder.tested_checkpoint(config.training, last, best)
+    state = run_folder.restore_state(manager, run.steps.init_state(), epoch)
     return run, state.params

@@ -114,6 +114,41 @@ def checkpoint_managers(
     return last, best
 
 
+TESTED_CHECKPOINTS = ("best", "last")
+
+
+def tested_checkpoint(
+    training: Any, last: ocp.CheckpointManager, best: ocp.CheckpointManager
+) -> tuple[ocp.CheckpointManager, int]:
+    """The checkpoint a run is tested with, and predicts with afterwards.
+
+    ``training.test_checkpoint`` is ``"best"`` (the epoch with the lowest validation loss; the
+    default, and what configs without the field mean) or ``"last"`` (the final epoch: the
+    right choice when the learning rate is annealed to zero and the validation split is too
+    small to rank epochs reliably).
+
+    Args:
+        training: the ``config.training`` of the run.
+        last: the ``checkpoints/last`` manager.
+        best: the ``checkpoints/best`` manager.
+
+    Returns:
+        ``(manager, epoch)``.
+
+    Raises:
+        ValueError: for another value of ``training.test_checkpoint``.
+    """
+    selection = training.get("test_checkpoint", "best")
+    if selection == "best":
+        return best, best.best_step()
+    if selection == "last":
+        return last, last.latest_step()
+    raise ValueError(
+        f"config.training.test_checkpoint must be one of {list(TESTED_CHECKPOINTS)}; "
+        f"got {selection!r}"
+    )
+
+
 def save_state(
     manager: ocp.CheckpointManager, epoch: int, state: Any, metrics: dict | None = None
 ) -> None:
