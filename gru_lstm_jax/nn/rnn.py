@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.nn.cudnn import cudnn_lstm, lengths_from_right_padded_mask
 from gru_lstm_jax.recurrence import add_batch_axis, last_output, run_scan, sequence_mask
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
@@ -215,6 +216,10 @@ class RNN(nnx.Module):
             unroll=self.unroll,
             remat=self.remat,
         )
+        return self._layer_output(outputs, final_carry, valid)
+
+    def _layer_output(self, outputs: jax.Array, final_carry: Any, valid: jax.Array | None) -> Any:
+        """What the layer returns, from all ``outputs`` ``(B, T, H)`` and the final carry."""
         output = (
             outputs
             if self.return_sequences
@@ -232,7 +237,17 @@ class LSTM(RNN):
     """An LSTM layer: :class:`RNN` over :func:`~gru_lstm_jax.cells.lstm_cell`.
 
     Hochreiter & Schmidhuber (1997); equations and layout in :mod:`gru_lstm_jax.cells.lstm`.
+
+    ``implementation="cudnn"`` runs the layer through ``jax.experimental.rnn``'s cuDNN kernel
+    (:func:`~gru_lstm_jax.nn.cudnn.cudnn_lstm`) on a GPU; the parameters keep our layout and are
+    converted at each call. It computes the same function as the default ``"scan"``, for the
+    cases cuDNN can express: sigmoid/tanh activations, no recurrent dropout, no remat or unroll,
+    and right padding given as ``lengths`` (a mask only when its values are known outside jit).
+    ``"cudnn_reference"`` runs ``jax.experimental.rnn.lstm_ref`` on the converted weights
+    instead, on any backend, to check that path.
     """
+
+    IMPLEMENTATIONS = ("scan", "cudnn", "cudnn_reference")
 
     def __init__(
         self,
@@ -241,14 +256,84 @@ class LSTM(RNN):
         *,
         gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
         activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
+        implementation: str = "scan",
         rngs: nnx.Rngs,
         **kwargs: Any,
     ):
-        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...)."""
+        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...).
+
+        Args:
+            in_features: input features ``F``.
+            hidden_size: hidden units ``H``.
+            gate_activation: the activation of the gates ``i, f, o``.
+            activation: the activation of the candidate and of the cell state in the output.
+            implementation: ``"scan"`` (``run_scan``, any option), ``"cudnn"`` (cuDNN through
+                ``jax.experimental.rnn``; needs a GPU) or ``"cudnn_reference"``.
+            rngs: ``nnx.Rngs``.
+            **kwargs: :class:`RNN`'s options.
+
+        Raises:
+            ValueError: for an unknown ``implementation``, or a cuDNN implementation with an
+                option that cuDNN cannot run.
+        """
+        if implementation not in self.IMPLEMENTATIONS:
+            raise ValueError(
+                f"implementation must be one of {list(self.IMPLEMENTATIONS)}; "
+                f"got {implementation!r}"
+            )
+        if implementation != "scan":
+            unroll = kwargs.get("unroll", 1)
+            unsupported = {
+                "gate_activation other than jax.nn.sigmoid": gate_activation is not jax.nn.sigmoid,
+                "activation other than jnp.tanh": activation is not jnp.tanh,
+                "recurrent_dropout": kwargs.get("recurrent_dropout", 0.0) != 0.0,
+                "remat": bool(kwargs.get("remat", False)),
+                "unroll": isinstance(unroll, bool) or unroll != 1,
+            }
+            chosen = [name for name, used in unsupported.items() if used]
+            if chosen:
+                raise ValueError(
+                    f"implementation={implementation!r} cannot run {', '.join(chosen)}; "
+                    "use implementation='scan'"
+                )
         super().__init__(
             "lstm", in_features, hidden_size, rngs=rngs,
             gate_activation=gate_activation, activation=activation, **kwargs,
         )  # fmt: skip
+        self.implementation = implementation
+
+    def __call__(
+        self,
+        xs: jax.Array,
+        *,
+        initial_state: Any = None,
+        lengths: jax.Array | None = None,
+        mask: jax.Array | None = None,
+    ) -> Any:
+        """Runs the layer; arguments and result as :meth:`RNN.__call__`.
+
+        Raises:
+            ValueError: as :meth:`RNN.__call__`; with a cuDNN implementation also for a mask
+                that is traced or not right padding.
+        """
+        if self.implementation == "scan":
+            return super().__call__(xs, initial_state=initial_state, lengths=lengths, mask=mask)
+        xs = check_sequence_input(xs, self.in_features)
+        if xs.ndim == 2:
+            return self._call_unbatched(xs, initial_state, lengths, mask)
+        batch, time = xs.shape[:2]
+        if mask is not None:
+            lengths = lengths_from_right_padded_mask(lengths, mask, batch, time)
+        outputs, final_carry, _ = cudnn_lstm(
+            self.cell_params(),
+            self.input_dropout(xs),
+            initial_carry=initial_state,
+            lengths=lengths,
+            reverse=self.go_backwards,
+            implementation="cudnn" if self.implementation == "cudnn" else "reference",
+        )
+        valid = sequence_mask(lengths, None, batch, time)
+        return self._layer_output(outputs, final_carry, valid)
 
 
 class GRU(RNN):
