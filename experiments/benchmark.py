@@ -1,0 +1,638 @@
+"""Training-step throughput of our LSTM and GRU beside Flax linen, Flax NNX and PyTorch.
+
+Usage (from the repository root)::
+
+    python experiments/benchmark.py --workdir runs/benchmark
+    python experiments/benchmark.py --quick --workloads sine --cells lstm --impls ours,flax_nnx
+
+For every workload (``sine``: B 32, T 50, I 1, H 64; ``imdb``: B 32, T 200, I 128, H 64;
+``wide``: B 64, T 100, I 256, H 256), cell (``lstm``, ``gru``) and implementation (``ours``,
+``flax_linen``, ``flax_nnx``, ``torch``; see ``experiments/benchmark_impls.py``) one worker
+process builds the model on a fixed random batch, times its first training step (trace and
+compile for JAX; the compile column), takes ``--warmup`` more steps, then times ``--repeats``
+steps one by one, each waited for (``block_until_ready`` / ``torch.cuda.synchronize``), and
+reports their median. Workers run one at a time, interleaved: every round runs each
+implementation once per workload and cell, in an order rotated from round to round, so slow
+phases of a shared machine hit all implementations alike. The result of an implementation is
+the median over rounds of its worker medians. Each round also measures the machine's peak: a
+large float32 matmul in JAX (2048 x 2048 on a CPU, 8192 x 8192 on an accelerator) in a process
+of its own, median of repetitions; the fraction of peak is achieved GFLOP/s over the median
+peak. FLOPs per step follow ``benchmark_impls.train_step_flops``.
+
+The JAX implementations run on ``jax.devices()[0]`` and PyTorch on CUDA when it is available,
+so the same command benchmarks a CPU or a GPU machine; the devices are recorded. PyTorch is
+timed when it is importable (``pip install -e ".[bench]"``) and skipped with a note otherwise.
+On a CPU shared with other work, PyTorch's OpenMP threads spin while they wait and its steps
+slow down tenfold or more; ``OMP_WAIT_POLICY=PASSIVE`` in the environment avoids that (each
+worker's settings and the relevant environment variables are recorded).
+
+Writes ``benchmark.json`` (machine, options, every worker's raw step times, the peak runs and
+the summary) and ``benchmark.md`` (a table per workload and cell) into ``--workdir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import benchmark_impls
+from benchmark_impls import CELLS, IMPLS, WORKLOADS, Workload
+
+DEFAULTS = {"rounds": 3, "repeats": 20, "warmup": 3}
+QUICK = {"rounds": 1, "repeats": 3, "warmup": 1}
+# A 2048^3 matmul takes a fraction of a second on a CPU but microseconds on a GPU, where
+# launch overhead would hide the peak; accelerators get a larger one.
+PEAK_SIZE = {"cpu": 2048, "accelerator": 8192}
+WORKER_TIMEOUT_S = 1800
+# Environment variables that change how fast the workers run.
+RECORDED_ENVIRONMENT = (
+    "XLA_FLAGS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+    "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+)  # fmt: skip
+IMPL_LABELS = {
+    ("ours", "lstm"): "ours (gru_lstm_jax.LSTM)",
+    ("ours", "gru"): "ours (gru_lstm_jax.GRU)",
+    ("flax_linen", "lstm"): "Flax linen nn.RNN(OptimizedLSTMCell)",
+    ("flax_linen", "gru"): "Flax linen nn.RNN(GRUCell)",
+    ("flax_nnx", "lstm"): "Flax NNX nnx.RNN(OptimizedLSTMCell)",
+    ("flax_nnx", "gru"): "Flax NNX nnx.RNN(GRUCell)",
+    ("torch", "lstm"): "PyTorch nn.LSTM",
+    ("torch", "gru"): "PyTorch nn.GRU",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """What to benchmark.
+
+    Attributes:
+        workloads: names from ``benchmark_impls.WORKLOADS``.
+        cells: names from ``benchmark_impls.CELLS``.
+        impls: names from ``benchmark_impls.IMPLS``.
+        rounds: interleaved rounds.
+        repeats: timed steps per worker.
+        warmup: untimed steps per worker after the first (compiling) one.
+        peak_size: the peak matmul's size ``n`` (``n x n`` by ``n x n``); ``None`` chooses by
+            device (``PEAK_SIZE``).
+        notes: what was skipped and why.
+    """
+
+    workloads: tuple[str, ...]
+    cells: tuple[str, ...]
+    impls: tuple[str, ...]
+    rounds: int
+    repeats: int
+    warmup: int
+    peak_size: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The command-line parser (values are checked by :func:`options_from_args`)."""
+    parser = argparse.ArgumentParser(
+        description="Training-step throughput of LSTM/GRU implementations, side by side."
+    )
+    parser.add_argument("--workdir", default="runs/benchmark", help="Folder for the outputs.")
+    parser.add_argument(
+        "--workloads", default=",".join(WORKLOADS), help=f"Comma-separated, from {list(WORKLOADS)}."
+    )
+    parser.add_argument(
+        "--cells", default=",".join(CELLS), help=f"Comma-separated, from {list(CELLS)}."
+    )
+    parser.add_argument(
+        "--impls",
+        default=None,
+        help=f"Comma-separated, from {list(IMPLS)}; default all (torch when importable).",
+    )
+    parser.add_argument("--rounds", type=int, help=f"Rounds (default {DEFAULTS['rounds']}).")
+    parser.add_argument(
+        "--repeats", type=int, help=f"Timed steps per worker (default {DEFAULTS['repeats']})."
+    )
+    parser.add_argument(
+        "--warmup", type=int, help=f"Warm-up steps per worker (default {DEFAULTS['warmup']})."
+    )
+    parser.add_argument(
+        "--peak-size", type=int, help="Size n of the n x n peak matmul (default: by device)."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"A smoke check: {QUICK} unless given explicitly."
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    return parser
+
+
+def parse_names(value: str, option: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Splits a comma-separated option value and checks every name.
+
+    Args:
+        value: e.g. ``"sine,wide"``.
+        option: the option's name for the error message, e.g. ``"--workloads"``.
+        allowed: the valid names.
+
+    Returns:
+        The names in the given order, without duplicates.
+
+    Raises:
+        ValueError: naming ``option``, the bad names and the allowed values.
+    """
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    unknown = [name for name in names if name not in allowed]
+    if unknown or not names:
+        raise ValueError(
+            f"{option} must be a comma-separated list of {list(allowed)}; got {value!r}"
+            + (f" (unknown: {unknown})" if unknown else "")
+        )
+    return names
+
+
+def _count(value: int | None, option: str, quick: bool, minimum: int) -> int:
+    if value is None:
+        return (QUICK if quick else DEFAULTS)[option]
+    if value < minimum:
+        raise ValueError(f"--{option} must be an integer >= {minimum}; got {value}")
+    return value
+
+
+def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Options:
+    """Checks the parsed command line and resolves the defaults.
+
+    Args:
+        args: from :func:`make_parser`.
+        torch_available: whether PyTorch is importable.
+
+    Returns:
+        :class:`Options`. Without ``--impls``, every implementation that can run; a missing
+        PyTorch is then recorded in ``notes``.
+
+    Raises:
+        ValueError: for unknown names or counts out of range (the message names the option and
+            the allowed values), or ``torch`` requested explicitly without PyTorch.
+    """
+    notes: list[str] = []
+    if args.impls is None:
+        impls = IMPLS if torch_available else tuple(i for i in IMPLS if i != "torch")
+        if not torch_available:
+            notes.append('PyTorch is not importable, so it was skipped (pip install -e ".[bench]")')
+    else:
+        impls = parse_names(args.impls, "--impls", IMPLS)
+        if "torch" in impls and not torch_available:
+            raise ValueError(
+                "--impls includes torch but PyTorch is not importable; install it with "
+                'pip install -e ".[bench]"'
+            )
+    if args.peak_size is not None and args.peak_size < 1:
+        raise ValueError(f"--peak-size must be a positive integer; got {args.peak_size}")
+    return Options(
+        workloads=parse_names(args.workloads, "--workloads", tuple(WORKLOADS)),
+        cells=parse_names(args.cells, "--cells", CELLS),
+        impls=impls,
+        rounds=_count(args.rounds, "rounds", args.quick, 1),
+        repeats=_count(args.repeats, "repeats", args.quick, 1),
+        warmup=_count(args.warmup, "warmup", args.quick, 0),
+        peak_size=args.peak_size,
+        notes=tuple(notes),
+    )
+
+
+def time_training(
+    impl: str, cell: str, workload: Workload, *, warmup: int, repeats: int, seed: int = 0
+) -> dict[str, Any]:
+    """Builds one implementation and times its training steps, in this process.
+
+    Args:
+        impl: one of ``benchmark_impls.IMPLS``.
+        cell: one of ``benchmark_impls.CELLS``.
+        workload: the shape ``(B, T, I, H)``.
+        warmup: untimed steps after the first.
+        repeats: timed steps, each waited for.
+        seed: seeds the parameters and the data.
+
+    Returns:
+        A JSON-able dict: ``device``, ``settings``, ``build_s`` (model and data), ``compile_s``
+        (the first step: trace, compile and run for JAX), ``step_times_s`` (``repeats``
+        floats), ``median_step_s``, ``first_loss`` and ``last_loss``.
+    """
+    start = time.perf_counter()
+    trainer = benchmark_impls.build_trainer(impl, cell, workload, seed=seed)
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    trainer.step()
+    compile_s = time.perf_counter() - start
+    first_loss = trainer.loss()
+    for _ in range(warmup):
+        trainer.step()
+    step_times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trainer.step()
+        step_times.append(time.perf_counter() - start)
+    return {
+        "device": trainer.device,
+        "settings": trainer.settings(),
+        "build_s": build_s,
+        "compile_s": compile_s,
+        "step_times_s": step_times,
+        "median_step_s": statistics.median(step_times),
+        "first_loss": first_loss,
+        "last_loss": trainer.loss(),
+    }
+
+
+def measure_peak(size: int | None, repeats: int) -> dict[str, Any]:
+    """Times a float32 ``size x size`` matmul in JAX on ``jax.devices()[0]``, in this process.
+
+    Args:
+        size: the matrix size ``n``; ``None`` picks ``PEAK_SIZE`` by the device's platform.
+        repeats: timed matmuls (after one compiling and two warm-up calls).
+
+    Returns:
+        A JSON-able dict: ``device``, ``size``, ``precision`` (JAX's default matmul precision),
+        ``times_s``, ``median_s`` and ``gflops`` (``2·n³`` over the median time).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    device = jax.devices()[0]
+    if size is None:
+        size = PEAK_SIZE["cpu" if device.platform == "cpu" else "accelerator"]
+    key_a, key_b = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(key_a, (size, size), jnp.float32)
+    b = jax.random.normal(key_b, (size, size), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    for _ in range(3):
+        matmul(a, b).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a, b).block_until_ready()
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {
+        "device": benchmark_impls.describe_jax_device(device),
+        "size": size,
+        "precision": jax.config.jax_default_matmul_precision,
+        "times_s": times,
+        "median_s": median,
+        "gflops": 2 * size**3 / median / 1e9,
+    }
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs one worker's job in this process.
+
+    Args:
+        spec: ``{"kind": "train", "impl", "cell", "workload": {batch, time, features,
+            hidden}, "warmup", "repeats"}`` or ``{"kind": "peak", "size", "repeats"}``.
+
+    Returns:
+        :func:`time_training`'s or :func:`measure_peak`'s result.
+    """
+    if spec["kind"] == "peak":
+        return measure_peak(spec["size"], spec["repeats"])
+    return time_training(
+        spec["impl"],
+        spec["cell"],
+        Workload(**spec["workload"]),
+        warmup=spec["warmup"],
+        repeats=spec["repeats"],
+    )
+
+
+def run_worker_process(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs :func:`run_worker` in a fresh Python process (this script with ``--worker``).
+
+    Args:
+        spec: as for :func:`run_worker`.
+
+    Returns:
+        The worker's result, read from the last line of its standard output.
+
+    Raises:
+        RuntimeError: if the worker fails; the message holds the end of its standard error.
+    """
+    command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"benchmark worker {spec} failed with exit code {done.returncode}:\n"
+            f"{done.stderr[-4000:]}"
+        )
+    return json.loads(lines[-1])
+
+
+def round_order(impls: Sequence[str], round_index: int) -> tuple[str, ...]:
+    """The implementations in the order of round ``round_index`` (rotated by one per round)."""
+    shift = round_index % len(impls)
+    return (*impls[shift:], *impls[:shift])
+
+
+def run_rounds(
+    options: Options,
+    run: Callable[[dict[str, Any]], dict[str, Any]] = run_worker_process,
+    log: Callable[[str], None] = print,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Runs every worker of every round, interleaved.
+
+    Args:
+        options: what to run.
+        run: runs one worker spec and returns its result (default: in its own process).
+        log: receives one progress line per worker.
+
+    Returns:
+        ``(runs, peaks)``: every training worker's result with ``round``, ``workload``,
+        ``workload_shape``, ``cell`` and ``impl`` added; every peak worker's result with
+        ``round`` added.
+    """
+    runs, peaks = [], []
+    for index in range(options.rounds):
+        prefix = f"[round {index + 1}/{options.rounds}]"
+        peak = run({"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)})
+        peaks.append({"round": index, **peak})
+        log(f"{prefix} peak {peak['size']}^2 matmul: {peak['gflops']:.1f} GFLOP/s")
+        for name in options.workloads:
+            shape = dataclasses.asdict(WORKLOADS[name])
+            for cell in options.cells:
+                for impl in round_order(options.impls, index):
+                    spec = {
+                        "kind": "train", "impl": impl, "cell": cell, "workload": shape,
+                        "warmup": options.warmup, "repeats": options.repeats,
+                    }  # fmt: skip
+                    result = run(spec)
+                    runs.append(
+                        {"round": index, "workload": name, "workload_shape": shape,
+                         "cell": cell, "impl": impl, **result}
+                    )  # fmt: skip
+                    log(
+                        f"{prefix} {name} {cell} {impl}: {result['median_step_s'] * 1e3:.2f} "
+                        f"ms/step, first step {result['compile_s']:.1f} s"
+                    )
+    return runs, peaks
+
+
+def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Combines the rounds: medians, throughput, FLOP rates and our speed-up.
+
+    For each (workload, cell, implementation): the median over rounds of the workers' median
+    step times, steps per second (its inverse), the median first-step (compile) time, FLOPs per
+    step (``benchmark_impls.train_step_flops``), achieved GFLOP/s and its fraction of the
+    median peak. For ``ours``, ``speedup_vs_fastest_other`` is our steps/s over the highest
+    steps/s of the other implementations (``None`` when there is no other).
+
+    Args:
+        runs: training worker results as returned by :func:`run_rounds`.
+        peaks: peak worker results (each with ``gflops``).
+
+    Returns:
+        ``{"peak_gflops": float, "rows": [...]}``, rows in the order first seen in ``runs``.
+    """
+    peak_gflops = statistics.median(peak["gflops"] for peak in peaks)
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["workload"], run["cell"], run["impl"]), []).append(run)
+    rows = []
+    for (workload, cell, impl), group in groups.items():
+        shape = Workload(**group[0]["workload_shape"])
+        round_medians = [run["median_step_s"] for run in group]
+        median_step = statistics.median(round_medians)
+        flops = benchmark_impls.train_step_flops(cell, shape)
+        gflops = flops / median_step / 1e9
+        rows.append(
+            {
+                "workload": workload,
+                "workload_shape": dataclasses.asdict(shape),
+                "cell": cell,
+                "impl": impl,
+                "device": group[0]["device"],
+                "rounds": len(group),
+                "round_median_step_s": round_medians,
+                "median_step_s": median_step,
+                "steps_per_s": 1.0 / median_step,
+                "ms_per_step": median_step * 1e3,
+                "compile_s": statistics.median(run["compile_s"] for run in group),
+                "flops_per_step": flops,
+                "gflops": gflops,
+                "peak_fraction": gflops / peak_gflops,
+                "speedup_vs_fastest_other": None,
+            }
+        )
+    for row in rows:
+        if row["impl"] != "ours":
+            continue
+        others = [
+            other["steps_per_s"]
+            for other in rows
+            if (other["workload"], other["cell"]) == (row["workload"], row["cell"])
+            and other["impl"] != "ours"
+        ]
+        if others:
+            row["speedup_vs_fastest_other"] = row["steps_per_s"] / max(others)
+    return {"peak_gflops": peak_gflops, "rows": rows}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -> dict:
+    """The machine and software the benchmark ran on.
+
+    Devices come from the workers' reports: this process never starts a JAX backend, which on
+    a GPU would hold memory that the workers need.
+
+    Args:
+        runs: training worker results (each with ``impl`` and ``device``).
+        peaks: peak worker results (each with ``device``).
+
+    Returns:
+        A JSON-able dict: CPU model, logical and usable cores, OS, Python and package versions,
+        the set ones of ``RECORDED_ENVIRONMENT``, the JAX device and each implementation's
+        device.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    devices: dict[str, list[str]] = {}
+    for run in runs:
+        found = devices.setdefault(run["impl"], [])
+        if run["device"] not in found:
+            found.append(run["device"])
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": usable,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            package: _version(package)
+            for package in ("jax", "jaxlib", "flax", "optax", "numpy", "torch")
+        },
+        "environment": {
+            name: os.environ[name] for name in RECORDED_ENVIRONMENT if name in os.environ
+        },
+        "jax_device": peaks[0]["device"] if peaks else None,
+        "devices": devices,
+    }
+
+
+def _format_speedup(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as markdown: a header describing the run and one table per workload and cell.
+
+    Args:
+        report: as built by :func:`make_report`.
+
+    Returns:
+        The markdown text.
+    """
+    machine, options, summary = report["machine"], report["options"], report["summary"]
+    versions = machine["versions"]
+    software = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    devices = "; ".join(f"{impl}: {', '.join(found)}" for impl, found in machine["devices"].items())
+    settings: dict[str, str] = {}
+    for run in report["runs"]:
+        values = ", ".join(f"{key}={value}" for key, value in run.get("settings", {}).items())
+        settings.setdefault(run["impl"], values)
+    settings_text = "; ".join(f"{impl}: {values}" for impl, values in settings.items() if values)
+    environment = ", ".join(f"{name}={value}" for name, value in machine["environment"].items())
+    peak = report["peaks"][0] if report["peaks"] else {"size": "?"}
+    lines = [
+        "# LSTM and GRU training-step benchmark",
+        "",
+        f"Machine: {machine['cpu_model']}, {machine['usable_cpus']} usable of "
+        f"{machine['cpu_count']} logical CPUs; {machine['os']}; Python {machine['python']}; "
+        f"{software}. Devices: {devices}. Settings: {settings_text or 'none recorded'}. "
+        f"Environment: {environment or 'nothing set'}. Run {report['created']}.",
+        "",
+        f"Peak: a float32 {peak['size']} x {peak['size']} matmul in JAX on "
+        f"{machine['jax_device']}, {summary['peak_gflops']:.1f} GFLOP/s (median over rounds).",
+        "",
+        f"One step: forward over the sequence, last output into a linear head, MSE, backward, "
+        f"Adam update, on a fixed random batch. Each figure is the median over "
+        f"{options['rounds']} interleaved rounds (each implementation in its own process) of "
+        f"the median of {options['repeats']} timed steps after {options['warmup']} warm-up "
+        f"steps. Compile s: the first step (trace, compile and run; for PyTorch its first "
+        f"step). FLOPs per step: 3 x 2·B·T·(I+H)·G·H, G = 4 (LSTM) or 3 (GRU). Speed-up: "
+        f"ours over the fastest other implementation.",
+    ]
+    lines += [f"\nNote: {note}." for note in report["notes"]]
+    tables: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in summary["rows"]:
+        tables.setdefault((row["workload"], row["cell"]), []).append(row)
+    for (workload, cell), rows in tables.items():
+        shape = Workload(**rows[0]["workload_shape"])
+        lines += [
+            "",
+            f"### {workload} ({shape.describe()}), {cell.upper()}",
+            "",
+            "| implementation | steps/s | ms/step | compile s | GFLOP/s | % of peak | speed-up |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in rows:
+            lines.append(
+                f"| {IMPL_LABELS[row['impl'], row['cell']]} | {row['steps_per_s']:.1f} "
+                f"| {row['ms_per_step']:.2f} | {row['compile_s']:.2f} | {row['gflops']:.2f} "
+                f"| {100 * row['peak_fraction']:.1f}% "
+                f"| {_format_speedup(row['speedup_vs_fastest_other'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def make_report(
+    options: Options, runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Everything ``benchmark.json`` holds.
+
+    Args:
+        options: what was run.
+        runs: training worker results from :func:`run_rounds`.
+        peaks: peak worker results from :func:`run_rounds`.
+
+    Returns:
+        ``{"created", "machine", "options", "notes", "peaks", "runs", "summary"}``.
+    """
+    return {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": describe_machine(runs, peaks),
+        "options": {k: v for k, v in dataclasses.asdict(options).items() if k != "notes"},
+        "notes": list(options.notes),
+        "peaks": list(peaks),
+        "runs": list(runs),
+        "summary": summarize(runs, peaks),
+    }
+
+
+def write_outputs(report: dict[str, Any], workdir: pathlib.Path) -> tuple[pathlib.Path, ...]:
+    """Writes ``benchmark.json`` and ``benchmark.md``, each whole or not at all.
+
+    Args:
+        report: from :func:`make_report`.
+        workdir: the output folder (created if needed).
+
+    Returns:
+        The two paths.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in (
+        ("benchmark.json", json.dumps(report, indent=2) + "\n"),
+        ("benchmark.md", render_markdown(report)),
+    ):
+        path = workdir / name
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_text(text)
+        partial.replace(path)
+        paths.append(path)
+    return tuple(paths)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return
+    try:
+        options = options_from_args(args, torch_available=benchmark_impls.torch_available())
+    except ValueError as error:
+        parser.error(str(error))
+    for note in options.notes:
+        print(f"note: {note}")
+    runs, peaks = run_rounds(options)
+    report = make_report(options, runs, peaks)
+    print(render_markdown(report))
+    for path in write_outputs(report, pathlib.Path(args.workdir)):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""Tests of experiments/benchmark.py and the implementations it times (no timing is checked)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+if str(EXPERIMENTS) not in sys.path:
+    sys.path.append(str(EXPERIMENTS))
+benchmark = importlib.import_module("benchmark")
+benchmark_impls = importlib.import_module("benchmark_impls")
+Workload = benchmark_impls.Workload
+
+TINY = Workload(batch=4, time=6, features=3, hidden=8)
+
+
+def _reference_lstm_step(params, h, c, x_t):
+    z = x_t @ params["wx"] + h @ params["wh"] + params["b"]
+    i, f, g, o = jnp.split(z, 4, axis=-1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def _reference_gru_step(params, h, c, x_t):
+    xr, xz, xn = jnp.split(x_t @ params["wx"] + params["b"], 3, axis=-1)
+    hr, hz, hn = jnp.split(h @ params["wh"] + params["bh"], 3, axis=-1)
+    r, z = jax.nn.sigmoid(xr + hr), jax.nn.sigmoid(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    return (1 - z) * n + z * h, c
+
+
+def _xla_flops(fn, *args):
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    if isinstance(cost, list):  # older JAX returned one dict per computation
+        cost = cost[0]
+    if not cost or "flops" not in cost:
+        pytest.skip("this backend's compiled cost analysis reports no FLOP count")
+    return cost["flops"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
+    shape = Workload(batch=4, time=2, features=112, hidden=144)
+    gates, hidden = benchmark_impls.GATES[cell], shape.hidden
+    assert benchmark_impls.forward_flops(cell, shape) == 2 * 4 * 2 * (112 + 144) * gates * 144
+    step = {"lstm": _reference_lstm_step, "gru": _reference_gru_step}[cell]
+    keys = jax.random.split(jax.random.key(0), 3)
+    params = {
+        "wx": jax.random.normal(keys[0], (shape.features, gates * hidden)),
+        "wh": jax.random.normal(keys[1], (hidden, gates * hidden)),
+        "b": jnp.zeros(gates * hidden),
+        "bh": jnp.zeros(gates * hidden),
+    }
+    xs = jax.random.normal(keys[2], (shape.batch, shape.time, shape.features))
+
+    h0 = jnp.zeros((shape.batch, hidden))
+
+    def loss(params, xs, h0):
+        # A Python loop, not a scan: XLA's cost analysis counts a while loop's body only once.
+        h, c = h0, jnp.zeros_like(h0)
+        for t in range(shape.time):
+            h, c = step(params, h, c, xs[:, t])
+        return jnp.sum(h**2)
+
+    forward = _xla_flops(loss, params, xs, h0)
+    # XLA also counts the element-wise gate arithmetic, a few percent at this size.
+    assert 1.0 <= forward / benchmark_impls.forward_flops(cell, shape) < 1.06
+    # The 3x convention is the exact matmul count when the gradients of the inputs and of the
+    # initial state are taken as well (the benchmark's models need neither; see the docstring).
+    training = _xla_flops(jax.value_and_grad(loss, argnums=(0, 1, 2)), params, xs, h0)
+    assert 1.0 <= training / benchmark_impls.train_step_flops(cell, shape) < 1.06
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("impl", ["ours", "flax_linen", "flax_nnx", "torch"])
+def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
+    if impl == "torch":
+        pytest.importorskip("torch")
+    trainer = benchmark_impls.build_trainer(impl, cell, TINY, seed=1, learning_rate=1e-2)
+    if impl == "ours":
+        before = jax.tree.map(np.array, trainer.state.params)
+    trainer.step()
+    first = trainer.loss()
+    if impl == "ours":
+        after = jax.tree.map(np.array, trainer.state.params)
+        unchanged = [
+            jax.tree_util.keystr(path)
+            for (path, old), new in zip(
+                jax.tree_util.tree_leaves_with_path(before), jax.tree.leaves(after), strict=True
+            )
+            if np.array_equal(old, new)
+        ]
+        assert not unchanged, f"one step left these parameters unchanged: {unchanged}"
+    for _ in range(9):
+        trainer.step()
+    assert math.isfinite(first)
+    assert trainer.loss() < 0.9 * first, (first, trainer.loss())
+    if impl != "torch":
+        assert trainer.train_step._cache_size() == 1, "the train step was traced more than once"
+
+
+def test_make_data_is_fixed_and_shaped():
+    inputs, targets = benchmark_impls.make_data(TINY, seed=3)
+    again, _ = benchmark_impls.make_data(TINY, seed=3)
+    assert inputs.shape == (4, 6, 3) and targets.shape == (4, 1)
+    assert inputs.dtype == targets.dtype == np.float32
+    np.testing.assert_array_equal(inputs, again)
+
+
+def test_worker_process_reports_positive_finite_timings(monkeypatch):
+    # On a GPU, this process's JAX already holds most of the memory; let the worker share.
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    spec = {
+        "kind": "train",
+        "impl": "flax_nnx",  # the lightest import; the protocol is the same for every one
+        "cell": "gru",
+        "workload": dataclasses.asdict(TINY),
+        "warmup": 1,
+        "repeats": 3,
+    }
+    result = benchmark.run_worker_process(spec)
+    assert isinstance(result["device"], str) and result["device"]
+    assert "jax_default_matmul_precision" in result["settings"]
+    assert len(result["step_times_s"]) == 3
+    for value in (*result["step_times_s"], result["build_s"], result["compile_s"]):
+        assert math.isfinite(value) and value > 0
+    assert result["median_step_s"] == statistics.median(result["step_times_s"])
+    assert math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
+
+
+def test_peak_measurement_reports_a_positive_rate():
+    peak = benchmark.measure_peak(64, repeats=3)
+    assert peak["size"] == 64 and len(peak["times_s"]) == 3
+    assert peak["median_s"] == statistics.median(peak["times_s"])
+    assert math.isclose(peak["gflops"], 2 * 64**3 / peak["median_s"] / 1e9)
+
+
+def _options(**overrides):
+    fields = dict(
+        workloads=("sine",), cells=("lstm",), impls=("ours", "flax_linen", "flax_nnx"),
+        rounds=3, repeats=5, warmup=1,
+    )  # fmt: skip
+    return benchmark.Options(**{**fields, **overrides})
+
+
+def test_rounds_interleave_implementations_in_rotated_order():
+    calls = []
+
+    def fake_run(spec):
+        calls.append(spec)
+        if spec["kind"] == "peak":
+            return {"device": "cpu", "size": 8, "gflops": 1.0}
+        return {"device": "cpu", "median_step_s": 0.01, "compile_s": 1.0}
+
+    runs, peaks = benchmark.run_rounds(
+        _options(cells=("lstm", "gru")), run=fake_run, log=lambda line: None
+    )
+    order = [(spec["kind"], spec.get("cell"), spec.get("impl")) for spec in calls]
+    first_round = [
+        ("peak", None, None),
+        ("train", "lstm", "ours"), ("train", "lstm", "flax_linen"), ("train", "lstm", "flax_nnx"),
+        ("train", "gru", "ours"), ("train", "gru", "flax_linen"), ("train", "gru", "flax_nnx"),
+    ]  # fmt: skip
+    assert order[:7] == first_round
+    second_round_lstm = [impl for _, cell, impl in order[7:14] if cell == "lstm"]
+    assert second_round_lstm == ["flax_linen", "flax_nnx", "ours"]
+    assert len(runs) == 18 and len(peaks) == 3
+    assert {run["round"] for run in runs} == {0, 1, 2}
+    sine = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    assert all(spec["workload"] == sine for spec in calls if spec["kind"] == "train")
+
+
+def _synthetic_runs():
+    shape = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    step_times = {  # medians: ours 4 ms, linen 5 ms, nnx 8 ms
+        "ours": [0.004, 0.0035, 0.009],
+        "flax_linen": [0.006, 0.005, 0.0049],
+        "flax_nnx": [0.008, 0.0081, 0.002],
+    }
+    compile_times = {"ours": [2.0, 1.0, 3.0], "flax_linen": [1.5] * 3, "flax_nnx": [0.5, 9, 1]}
+    common = {"workload": "sine", "workload_shape": shape, "cell": "lstm", "device": "cpu"}
+    settings = {"ours": {"jax_default_matmul_precision": None}, "flax_linen": {}, "flax_nnx": {}}
+    return [
+        {
+            "round": index,
+            "impl": impl,
+            "median_step_s": times[index],
+            "compile_s": compile_times[impl][index],
+            "settings": settings[impl],
+            **common,
+        }
+        for index in range(3)
+        for impl, times in step_times.items()
+    ]
+
+
+def test_summary_takes_medians_over_rounds_and_compares_with_the_fastest_other():
+    peaks = [{"device": "cpu", "size": 2048, "gflops": g} for g in (10.0, 30.0, 20.0)]
+    summary = benchmark.summarize(_synthetic_runs(), peaks)
+    assert summary["peak_gflops"] == 20.0
+    rows = {row["impl"]: row for row in summary["rows"]}
+    assert list(rows) == ["ours", "flax_linen", "flax_nnx"]
+    flops = 3 * 2 * 32 * 50 * (1 + 64) * 4 * 64
+    expected = {"ours": (0.004, 2.0), "flax_linen": (0.005, 1.5), "flax_nnx": (0.008, 1.0)}
+    for impl, (median, compile_s) in expected.items():
+        row = rows[impl]
+        assert row["median_step_s"] == median
+        assert row["steps_per_s"] == pytest.approx(1 / median)
+        assert row["ms_per_step"] == pytest.approx(median * 1e3)
+        assert row["compile_s"] == compile_s
+        assert row["flops_per_step"] == flops
+        assert row["gflops"] == pytest.approx(flops / median / 1e9)
+        assert row["peak_fraction"] == pytest.approx(flops / median / 1e9 / 20.0)
+    assert rows["ours"]["speedup_vs_fastest_other"] == pytest.approx(250 / 200)
+    assert rows["flax_linen"]["speedup_vs_fastest_other"] is None
+
+
+def test_report_files_and_markdown_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    runs = _synthetic_runs()
+    peaks = [{"device": "cpu", "size": 2048, "gflops": g} for g in (10.0, 30.0, 20.0)]
+    options = _options(notes=("PyTorch is not importable, so it was skipped",))
+    report = benchmark.make_report(options, runs, peaks)
+    json_path, md_path = benchmark.write_outputs(report, tmp_path / "out")
+    saved = json.loads(json_path.read_text())
+    assert saved["runs"] == runs and saved["peaks"] == peaks
+    assert saved["options"]["rounds"] == 3 and saved["notes"] == list(options.notes)
+    assert saved["machine"]["cpu_count"] > 0 and saved["machine"]["versions"]["jax"]
+    assert saved["machine"]["devices"] == {impl: ["cpu"] for impl in options.impls}
+    text = md_path.read_text()
+    assert "### sine (B 32, T 50, I 1, H 64), LSTM" in text
+    assert "Note: PyTorch is not importable, so it was skipped." in text
+    assert "20.0 GFLOP/s" in text
+    assert "Settings: ours: jax_default_matmul_precision=None. Environment: " in text
+    assert "OMP_WAIT_POLICY=PASSIVE" in text
+    assert saved["machine"]["environment"]["OMP_WAIT_POLICY"] == "PASSIVE"
+    gflops = 3 * 2 * 32 * 50 * 65 * 4 * 64 / 1e9
+    ours = f"| ours (gru_lstm_jax.LSTM) | 250.0 | 4.00 | 2.00 | {gflops / 0.004:.2f} |"
+    assert ours + f" {100 * gflops / 0.004 / 20:.1f}% | 1.25x |" in text
+    assert "| Flax NNX nnx.RNN(OptimizedLSTMCell) | 125.0 | 8.00 | 1.00 |" in text
+    assert text.count("| — |") == 2
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+
+def _parse(*argv, torch_available=False):
+    args = benchmark.make_parser().parse_args(list(argv))
+    return benchmark.options_from_args(args, torch_available=torch_available)
+
+
+def test_options_defaults_quick_and_torch_skipping():
+    options = _parse()
+    assert options.workloads == ("sine", "imdb", "wide") and options.cells == ("lstm", "gru")
+    assert options.impls == ("ours", "flax_linen", "flax_nnx")
+    assert any('pip install -e ".[bench]"' in note for note in options.notes)
+    assert (options.rounds, options.repeats, options.warmup) == (3, 20, 3)
+    assert _parse(torch_available=True).impls == ("ours", "flax_linen", "flax_nnx", "torch")
+    assert _parse(torch_available=True).notes == ()
+    quick = _parse("--quick", "--repeats", "7")
+    assert (quick.rounds, quick.repeats, quick.warmup) == (1, 7, 1)
+    assert _parse("--workloads", "wide, sine").workloads == ("wide", "sine")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workloads", "sine,huge"], "--workloads must be a comma-separated list of ['sine', "),
+        (["--cells", "lstm,rnn"], "--cells must be a comma-separated list of ['lstm', 'gru']"),
+        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch']"),
+        (["--cells", ""], "--cells must be a comma-separated list"),
+        (["--rounds", "0"], "--rounds must be an integer >= 1; got 0"),
+        (["--warmup", "-1"], "--warmup must be an integer >= 0; got -1"),
+        (["--impls", "ours,torch"], 'PyTorch is not importable; install it with pip install -e ".'),
+    ],
+)
+def test_bad_options_name_the_option_and_the_allowed_values(argv, message):
+    with pytest.raises(ValueError) as error:
+        _parse(*argv)
+    assert message in str(error.value)
+
+
+def test_command_line_reports_a_bad_option_without_running(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(["--cells", "rnn", "--workdir", "unused"])
+    assert exit_info.value.code == 2
+    assert "--cells must be a comma-separated list of ['lstm', 'gru']" in capsys.readouterr().err
