@@ -33,8 +33,9 @@ mean  0.0105      0.0117   0.0116   0.0112    0.0113
 Both cells end 0.0007-0.0027 above the floor and at most 0.0022 above the better reference
 predictor (seed 0: LSTM 0.01295, GRU 0.01314). Testing the best-validation epoch instead gave
 numbers within 0.0004 of these on seeds 0-3 but 0.0156 for the LSTM on seed 4, whose best
-validation loss came at epoch 31 of 100. About 65 s per cell (100 epochs of 21 steps, with compilation and evaluation)
-on a quiet 2-core laptop CPU; 3-4 minutes per cell when the machine is shared.
+validation loss came at epoch 31 of 100. About 65 s per cell (100 epochs of 21 steps, with
+compilation and evaluation) on a quiet 2-core laptop CPU; 3-4 minutes per cell when the machine
+is shared.
 
 The ``smoke`` variant (``--config=gru_lstm_jax/configs/sine.py:smoke``) trains a tiny model for
 two epochs in seconds; the tests use it.
