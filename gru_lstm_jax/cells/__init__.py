@@ -2,8 +2,6 @@
 
 from gru_lstm_jax.cells.base import (
     Cell,
-    SplitStep,
-    SplitWeights,
     available_cells,
     cell_option_names,
     get_cell,
@@ -42,8 +40,6 @@ __all__ = [
     "GRUState",
     "LSTMState",
     "RNNState",
-    "SplitStep",
-    "SplitWeights",
     "available_cells",
     "cell_option_names",
     "get_cell",
