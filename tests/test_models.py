@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -41,13 +42,23 @@ def test_classifier_pooling(rng):
     outputs = np.asarray(mean.encoder(xs, lengths=lengths))
     pooled = np.stack([outputs[b, :n].mean(axis=0) for b, n in enumerate([6, 3, 1])])
     np.testing.assert_allclose(mean(xs, lengths=lengths), mean.head(jnp.asarray(pooled)), atol=1e-5)
+    top = SequenceClassifier("gru", 2, (5,), pooling="max", bidirectional=True, rngs=nnx.Rngs(0))
+    with_empty = jnp.array([6, 3, 0])
+    outputs = np.asarray(top.encoder(xs, lengths=with_empty))
+    pooled = np.stack([outputs[0].max(axis=0), outputs[1, :3].max(axis=0), np.zeros(10)])
+    np.testing.assert_allclose(
+        top(xs, lengths=with_empty), top.head(jnp.asarray(pooled)), atol=1e-6
+    )
+    grads = nnx.grad(lambda model: model(xs, lengths=with_empty).sum())(top)
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(grads))
     last = SequenceClassifier("gru", 2, (5,), num_outputs=4, rngs=nnx.Rngs(0))
     assert last(xs, lengths=lengths).shape == (3, 4)
     np.testing.assert_allclose(
         last(xs, lengths=lengths), last.head(last.encoder(xs, lengths=lengths)), atol=1e-6
     )
-    with pytest.raises(ValueError, match=r"pooling must be one of \['last', 'mean', 'attention'\]"):
-        SequenceClassifier("gru", 2, (5,), pooling="max", rngs=nnx.Rngs(0))
+    message = r"pooling must be one of \['last', 'mean', 'max', 'attention'\]"
+    with pytest.raises(ValueError, match=message):
+        SequenceClassifier("gru", 2, (5,), pooling="median", rngs=nnx.Rngs(0))
 
 
 @pytest.mark.parametrize(("cell", "chrono"), [("lstm", True), ("gru", True), ("rnn", False)])

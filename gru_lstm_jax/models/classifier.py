@@ -15,7 +15,7 @@ from gru_lstm_jax.recurrence import sequence_mask
 
 __all__ = ["POOLINGS", "SequenceClassifier"]
 
-POOLINGS = ("last", "mean", "attention")
+POOLINGS = ("last", "mean", "max", "attention")
 
 
 class SequenceClassifier(nnx.Module):
@@ -23,6 +23,7 @@ class SequenceClassifier(nnx.Module):
 
     Pooling ``"last"`` takes the final output of each direction (the last valid step forward,
     the first valid step backward); ``"mean"`` averages the outputs over the valid steps;
+    ``"max"`` takes each feature's maximum over the valid steps (0 for an empty sequence);
     ``"attention"`` is additive attention (Bahdanau, Cho & Bengio 2015) from one learned query
     vector over the outputs of the valid steps, whose context vector goes to the head.
     """
@@ -50,7 +51,7 @@ class SequenceClassifier(nnx.Module):
             hidden_sizes: hidden units of each recurrent layer.
             num_outputs: logits per example ``K`` (1 for binary classification).
             bidirectional: bidirectional recurrent layers.
-            pooling: ``"last"``, ``"mean"`` or ``"attention"``.
+            pooling: ``"last"``, ``"mean"``, ``"max"`` or ``"attention"``.
             dropout: input dropout of every recurrent layer.
             recurrent_dropout: recurrent dropout of every recurrent layer.
             layer_dropout: dropout between recurrent layers.
@@ -85,6 +86,13 @@ class SequenceClassifier(nnx.Module):
             else:
                 count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1)
                 encoded = encoded.sum(axis=1) / count
+        elif self.pooling == "max":
+            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
+            if valid is None:
+                encoded = encoded.max(axis=1)
+            else:
+                masked = jnp.where(valid[..., None], encoded, -jnp.inf)
+                encoded = jnp.where(valid.any(axis=1)[:, None], masked.max(axis=1), 0.0)
         elif self.pooling == "attention":
             valid = sequence_mask(lengths, mask, *encoded.shape[:2])
             query = jnp.broadcast_to(self.pooling_query[...], (encoded.shape[0], encoded.shape[-1]))
