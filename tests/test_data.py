@@ -8,6 +8,7 @@ import pytest
 
 from gru_lstm_jax.data import (
     SineData,
+    bucketed_batches,
     make_sine_data,
     make_xor_data,
     num_examples,
@@ -330,6 +331,83 @@ def test_padded_batches_bad_arguments():
             padded_batches(_split(10), batch_size)
     with pytest.raises(ValueError, match="weights"):
         padded_batches({**_split(10), "weights": np.ones(10)}, 4)
+
+
+def _ragged_split(n, time=40, seed=0):
+    """Right-padded token ids with lengths in [0, time]; id = 1 + example index on valid steps."""
+    lengths = np.random.default_rng(seed).integers(0, time + 1, size=n).astype(np.int32)
+    steps = np.arange(time)[None, :]
+    inputs = np.where(steps < lengths[:, None], np.arange(n)[:, None] + 1, 0).astype(np.int32)
+    return {"inputs": inputs, "lengths": lengths, "id": np.arange(n)}
+
+
+def _check_trimmed(batch, split, width):
+    """The batch's inputs are its examples' inputs cut to the rounded-up longest length."""
+    longest = batch["lengths"].max(initial=0)
+    expected = min(split["inputs"].shape[1], max(width, -(-longest // width) * width))
+    assert batch["inputs"].shape[1] == expected
+    full = split["inputs"][batch["id"]]
+    np.testing.assert_array_equal(batch["inputs"], full[:, :expected])
+    assert not full[:, expected:].any()  # only padding was cut
+
+
+def test_bucketed_batches_group_similar_lengths_and_trim_only_padding():
+    split = _ragged_split(1000)
+    batches = list(bucketed_batches(split, 10, jax.random.key(0), 8))
+    assert len(batches) == 100
+    ids = np.concatenate([b["id"] for b in batches])
+    assert len(set(ids.tolist())) == 1000  # all distinct; here N % B == 0
+    # The same examples as shuffled_batches would keep when N % B != 0.
+    odd = _ragged_split(105)
+    kept = np.concatenate([b["id"] for b in bucketed_batches(odd, 10, jax.random.key(3), 8)])
+    permute_key = jax.random.split(jax.random.key(3))[0]
+    plain = np.concatenate([b["id"] for b in shuffled_batches(odd, 10, permute_key)])
+    assert sorted(kept.tolist()) == sorted(plain.tolist())
+    for batch in batches:
+        _check_trimmed(batch, split, 8)
+    # Sorting within pools of 50 batches: a batch's lengths span far less than the data's.
+    spread = np.mean([np.ptp(b["lengths"]) for b in batches])
+    assert spread < 0.2 * np.ptp(split["lengths"])
+    # Widths are multiples of 8 up to T = 40, so at most 5 shapes to compile.
+    assert {b["inputs"].shape[1] for b in batches} <= {8, 16, 24, 32, 40}
+    # The order follows the key; the batch order is shuffled, not sorted by length.
+    again = np.concatenate([b["id"] for b in bucketed_batches(split, 10, jax.random.key(0), 8)])
+    np.testing.assert_array_equal(ids, again)
+    other = np.concatenate([b["id"] for b in bucketed_batches(split, 10, jax.random.key(1), 8)])
+    assert not np.array_equal(ids, other)
+    widths = [b["inputs"].shape[1] for b in batches]
+    assert widths != sorted(widths)
+
+
+@pytest.mark.parametrize(("n", "batch_size", "width"), [(10, 3, 8), (37, 8, 7), (5, 8, 50)])
+def test_bucketed_padded_batches_give_every_example_once_trimmed(n, batch_size, width):
+    split = _ragged_split(n, seed=n)
+    batches = list(padded_batches(split, batch_size, bucket_width=width))
+    assert len(batches) == -(-n // batch_size)
+    weights = np.concatenate([b["weights"] for b in batches])
+    ids = np.concatenate([b["id"] for b in batches])[weights == 1.0]
+    assert sorted(ids.tolist()) == list(range(n))
+    for batch in batches:
+        real = batch["weights"] == 1.0
+        _check_trimmed({name: array[real] for name, array in batch.items()}, split, width)
+        assert batch["inputs"].shape[0] == batch_size
+        assert not batch["inputs"][~real].any()
+
+
+def test_bucketing_bad_arguments():
+    split = _ragged_split(20)
+    for width in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="bucket_width must be a positive int"):
+            bucketed_batches(split, 4, jax.random.key(0), width)
+    for width in (-1, 1.5):
+        with pytest.raises(ValueError, match="bucket_width must be a non-negative int"):
+            padded_batches(split, 4, bucket_width=width)
+    with pytest.raises(ValueError, match="'lengths'"):
+        padded_batches(_split(10), 4, bucket_width=5)
+    with pytest.raises(ValueError, match="'lengths'"):
+        bucketed_batches(_split(10), 4, jax.random.key(0), 5)
+    with pytest.raises(ValueError, match="batch_size"):
+        bucketed_batches(split, 21, jax.random.key(0), 5)
 
 
 def test_batching_works_on_generated_data(sine):

@@ -16,8 +16,9 @@ from gru_lstm_jax.data import imdb
 from gru_lstm_jax.data.imdb import OOV_ID, PAD_ID, Vocabulary, encode_texts, load_imdb, tokenize
 from gru_lstm_jax.models import TextClassifier
 from gru_lstm_jax.nn import count_params
-from gru_lstm_jax.training import train_and_evaluate
+from gru_lstm_jax.training import load_trained, train_and_evaluate
 from gru_lstm_jax.training.inference import predict_texts
+from gru_lstm_jax.training.loop import evaluate
 
 SHARED_TFDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "tfds"
 
@@ -143,3 +144,23 @@ def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path):
         test_texts, _ = imdb.read_imdb_split(None, "test")
     predicted = [p["probability"] for p in predict_texts(tmp_path / "run", test_texts)]
     np.testing.assert_allclose(predicted, saved, atol=1e-5)
+
+
+def test_length_bucketing_trains_and_gives_the_same_evaluation(tmp_path):
+    config = imdb_config.get_config("smoke")
+    config.training.bucket_width = 4
+    with tfds.testing.mock_data(num_examples=40):
+        results = train_and_evaluate(config, tmp_path / "run")
+        run, params = load_trained(tmp_path / "run")
+    lengths = run.splits["test"]["lengths"]
+    assert lengths.min() < config.data.maxlen - 4  # some batches really are trimmed
+    assert results["steps"] == config.training.num_epochs * run.steps_per_epoch
+    # Bucketed evaluation (sorted by length, trimmed) and plain evaluation (full maxlen, the
+    # split's order) give the same exact means.
+    for name in ("train", "val", "test"):
+        bucketed = evaluate(run, params, run.splits[name])
+        run.config.training.bucket_width = 0
+        plain = evaluate(run, params, run.splits[name])
+        run.config.training.bucket_width = 4
+        assert bucketed == pytest.approx(plain, abs=1e-6)
+        assert bucketed == pytest.approx(results["final"][name], abs=1e-6)

@@ -89,6 +89,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "log_every_steps": 50,
             "checkpoints_to_keep": 2,
             "test_checkpoint": "best",
+            # 0: every batch padded to maxlen, as the seed. W > 0: length-bucketed batches
+            # trimmed to a multiple of W steps (a compilation per width).
+            "bucket_width": 0,
             "progress": True,
         }
     )

@@ -91,8 +91,8 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "eval_batch_size": 256,
             "log_every_steps": 10,
             "checkpoints_to_keep": 2,
-        # The learning rate anneals to 0 and the 76 validation windows are too few to rank
-        # epochs: the best-validation epoch is often an early, worse one (seed 4: epoch 31).
+            # The learning rate anneals to 0 and the 76 validation windows are too few to rank
+            # epochs: the best-validation epoch is often an early, worse one (seed 4: epoch 31).
             "test_checkpoint": "last",
             "progress": True,
         }

@@ -9,10 +9,12 @@ as the sine task's ``"target_index"``).
 - :func:`make_reverse_data`: a toy translation task (reverse a digit string) for seq2seq models;
   its splits hold int32 token arrays (``"source"``, ``"target_in"``, ``"target_out"``, lengths).
 - :func:`shuffled_batches` / :func:`padded_batches`: fixed-shape batches for training and exact
-  evaluation.
+  evaluation; :func:`bucketed_batches` (and ``padded_batches(..., bucket_width=W)``) group
+  sequences of similar length and trim the padding.
 """
 
 from gru_lstm_jax.data.batching import (
+    bucketed_batches,
     num_examples,
     padded_batches,
     shuffled_batches,
@@ -35,6 +37,7 @@ __all__ = [
     "FIRST_DIGIT_ID",
     "PAD_ID",
     "SineData",
+    "bucketed_batches",
     "make_reverse_data",
     "make_sine_data",
     "make_xor_data",

@@ -10,6 +10,13 @@ Both iterators give every batch the same shape, so a jitted step compiles once:
 - :func:`padded_batches` keeps every example, pads the last batch with zeros and adds a
   ``"weights"`` entry (1 for real examples, 0 for padding), so a weighted mean over the batches
   is the exact mean over the split.
+
+Length bucketing (``bucket_width``) cuts the padding work of variable-length sequences (a split
+with ``"lengths"`` (N,) and right-padded ``"inputs"`` (N, T, ...)): batches are made of
+sequences of similar length and their time axis is trimmed to the longest sequence rounded up
+to a multiple of ``bucket_width`` (at most T). A model that masks by ``lengths`` computes the
+same result on the trimmed batch; a jitted step compiles once per width, at most
+``ceil(T / bucket_width)`` times.
 """
 
 from __future__ import annotations
@@ -20,7 +27,15 @@ from collections.abc import Iterator, Mapping
 import jax
 import numpy as np
 
-__all__ = ["num_examples", "padded_batches", "shuffled_batches", "steps_per_epoch"]
+__all__ = [
+    "bucketed_batches",
+    "num_examples",
+    "padded_batches",
+    "shuffled_batches",
+    "steps_per_epoch",
+]
+
+BUCKETS_PER_POOL = 50
 
 
 def num_examples(split: Mapping[str, np.ndarray]) -> int:
@@ -95,35 +110,92 @@ def shuffled_batches(
 
 
 def padded_batches(
-    split: Mapping[str, np.ndarray], batch_size: int
+    split: Mapping[str, np.ndarray], batch_size: int, *, bucket_width: int = 0
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Yields every example exactly once, in order, in batches of exactly ``batch_size``.
+    """Yields every example exactly once, in batches of exactly ``batch_size``.
 
     The last batch is padded with zeros up to ``batch_size``. Every batch gets a ``"weights"``
     entry, ``(B,)`` float32, 1 for a real example and 0 for padding, so that
     ``sum(weights * per_example_metric) / sum(weights)`` over all batches is the exact mean over
-    the split while the evaluation step sees one shape only.
+    the split.
 
     Args:
         split: a dict of arrays of shape ``(N, ...)``, without a ``"weights"`` key.
         batch_size: the batch size ``B``; a positive int (it may exceed ``N``).
+        bucket_width: 0 (default) keeps the split's order and the full time axis, so every
+            batch has one shape. A positive width needs ``"lengths"`` (N,) and right-padded
+            ``"inputs"`` (N, T, ...): the examples come in order of length and each batch's
+            ``"inputs"`` is trimmed to ``(B, T_b, ...)``, ``T_b`` the batch's longest length
+            rounded up to a multiple of ``bucket_width`` (at least ``bucket_width``, at most T).
 
     Returns:
         An iterator over ``ceil(N / B)`` batches, each a dict with the split's keys, arrays of
         shape ``(B, ...)`` and ``"weights"`` of shape ``(B,)``.
 
     Raises:
-        ValueError: if ``batch_size`` is not a positive int or the split already has a
-            ``"weights"`` key.
+        ValueError: if ``batch_size`` or ``bucket_width`` is bad (see above) or the split already
+            has a ``"weights"`` key.
     """
     size = num_examples(split)
     _check_batch_size(batch_size, size, allow_larger=True)
+    _check_bucket_width(split, bucket_width)
     if "weights" in split:
         raise ValueError(
             "split must not have a 'weights' key; padded_batches adds its own; "
             f"got keys {sorted(split)}"
         )
-    return _padded_batches(split, size, batch_size)
+    if not bucket_width:
+        return _padded_batches(split, size, batch_size)
+    order = np.argsort(np.asarray(split["lengths"]), kind="stable")
+    ordered = {name: np.asarray(array)[order] for name, array in split.items()}
+    return (_trim(batch, bucket_width) for batch in _padded_batches(ordered, size, batch_size))
+
+
+def bucketed_batches(
+    split: Mapping[str, np.ndarray], batch_size: int, key: jax.Array, bucket_width: int
+) -> Iterator[dict[str, np.ndarray]]:
+    """Yields the full batches of one epoch, each of sequences of similar length, trimmed.
+
+    The examples are permuted by ``key``, the first ``(N // B) * B`` of them are cut into pools
+    of ``BUCKETS_PER_POOL`` batches, each pool is sorted by length and cut into batches, and the
+    batches come in an order also drawn from ``key``. Each batch's ``"inputs"`` is trimmed to
+    ``(B, T_b, ...)``, ``T_b`` its longest length rounded up to a multiple of ``bucket_width``
+    (at least ``bucket_width``, at most T). The same examples as :func:`shuffled_batches` are
+    dropped.
+
+    Args:
+        split: a dict of arrays of shape ``(N, ...)`` with ``"lengths"`` (N,) and right-padded
+            ``"inputs"`` (N, T, ...).
+        batch_size: the batch size ``B``; a positive int no larger than ``N``.
+        key: a PRNG key that determines the batches and their order; use a new key every epoch.
+        bucket_width: a positive int, the granularity of the trimmed time axis.
+
+    Returns:
+        An iterator over ``N // B`` batches, each a dict with the split's keys and arrays of
+        shape ``(B, ...)`` (``"inputs"``: ``(B, T_b, ...)``).
+
+    Raises:
+        ValueError: if ``batch_size`` is not a positive int or is larger than the split, if
+            ``bucket_width`` is not a positive int, or the split lacks ``"lengths"`` or
+            ``"inputs"``.
+    """
+    size = num_examples(split)
+    _check_batch_size(batch_size, size, allow_larger=False)
+    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width <= 0:
+        raise ValueError(f"bucket_width must be a positive int; got {bucket_width!r}")
+    _check_bucket_width(split, bucket_width)
+    permute_key, order_key = jax.random.split(key)
+    order = np.array(jax.random.permutation(permute_key, size))[: size // batch_size * batch_size]
+    lengths = np.asarray(split["lengths"])
+    pool = BUCKETS_PER_POOL * batch_size
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        order[start : start + pool] = chunk[np.argsort(lengths[chunk], kind="stable")]
+    batches = order.reshape(-1, batch_size)
+    batches = batches[np.asarray(jax.random.permutation(order_key, len(batches)))]
+    return (
+        _trim(batch, bucket_width) for batch in _take_batches(split, batches.ravel(), batch_size)
+    )
 
 
 def _take_batches(
@@ -152,6 +224,30 @@ def _padded_batches(
         weights[:real] = 1.0
         batch["weights"] = weights
         yield batch
+
+
+def _check_bucket_width(split: Mapping[str, np.ndarray], bucket_width: object) -> None:
+    """Raises ``ValueError`` unless ``bucket_width`` is 0 or a positive int usable on ``split``."""
+    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width < 0:
+        raise ValueError(f"bucket_width must be a non-negative int; got {bucket_width!r}")
+    if bucket_width and not ("lengths" in split and "inputs" in split):
+        raise ValueError(
+            "length bucketing needs 'lengths' (N,) and right-padded 'inputs' (N, T, ...) in the "
+            f"split; got keys {sorted(split)}"
+        )
+    if bucket_width and np.ndim(split["inputs"]) < 2:
+        raise ValueError(
+            f"split['inputs'] must have a time axis, (N, T, ...); got shape "
+            f"{np.shape(split['inputs'])}"
+        )
+
+
+def _trim(batch: dict[str, np.ndarray], bucket_width: int) -> dict[str, np.ndarray]:
+    """``batch`` with ``"inputs"`` cut to its longest length, rounded up to ``bucket_width``."""
+    time = batch["inputs"].shape[1]
+    longest = int(np.max(batch["lengths"], initial=0))
+    width = min(time, max(bucket_width, -(-longest // bucket_width) * bucket_width))
+    return {**batch, "inputs": batch["inputs"][:, :width]}
 
 
 def _check_batch_size(batch_size: object, size: int, *, allow_larger: bool) -> None:

@@ -112,6 +112,12 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     check_positive_int(training.batch_size, "config.training.batch_size")
     check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
     check_positive_int(training.log_every_steps, "config.training.log_every_steps")
+    bucket_width = training.get("bucket_width", 0)
+    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width < 0:
+        raise ValueError(
+            "config.training.bucket_width must be 0 (no length bucketing) or a positive int; "
+            f"got {bucket_width!r}"
+        )
     if training.get("test_checkpoint", "best") not in run_folder.TESTED_CHECKPOINTS:
         raise ValueError(
             f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"
@@ -124,6 +130,11 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
         raise ValueError(
             f"config.training.batch_size ({training.batch_size}) is larger than the training "
             f"split ({train_size} examples)"
+        )
+    if bucket_width and "lengths" not in splits["train"]:
+        raise ValueError(
+            "config.training.bucket_width needs a task whose examples have lengths (imdb); "
+            f"config.data.name is {config.data.name!r}"
         )
     objective = get_objective(config.objective)
     inputs = splits["train"]["inputs"]
@@ -151,7 +162,10 @@ def evaluate(run: Run, params: Any, split: dict[str, np.ndarray]) -> dict[str, f
         ``{"loss": float, metric_name: float}``.
     """
     totals: dict[str, float] = {}
-    batches = datasets.padded_batches(split, run.config.training.eval_batch_size)
+    training = run.config.training
+    batches = datasets.padded_batches(
+        split, training.eval_batch_size, bucket_width=training.get("bucket_width", 0)
+    )
     for batch in _device_batches(batches):
         sums = jax.device_get(run.steps.eval_step(params, batch))
         for name, value in sums.items():
@@ -169,7 +183,13 @@ def train_epoch(run: Run, state: TrainState, epoch: int, progress: tqdm) -> tupl
     training = run.config.training
     key = jax.random.fold_in(run.keys["shuffle"], epoch)
     history = []
-    batches = datasets.shuffled_batches(run.splits["train"], training.batch_size, key)
+    bucket_width = training.get("bucket_width", 0)
+    if bucket_width:
+        batches = datasets.bucketed_batches(
+            run.splits["train"], training.batch_size, key, bucket_width
+        )
+    else:
+        batches = datasets.shuffled_batches(run.splits["train"], training.batch_size, key)
     for index, batch in enumerate(_device_batches(batches)):
         state, metrics = run.steps.train_step(state, batch)
         history.append(metrics)
