@@ -9,19 +9,45 @@ is zero, so padding never changes a valid output or the final carry.
 steps. For right padding this is exactly "reverse each sequence within its own length": the
 padding steps come first in reverse order and leave the initial carry untouched, so the first
 real update is the last real token. Outputs are returned in the original time order.
+
+Two implementations compute the same numbers:
+
+- the reference scan runs ``cell.project`` once and ``cell.step`` in a ``lax.scan``, and JAX
+  differentiates it step by step; any cell runs this way.
+- the fused recurrence runs a cell that offers a :class:`~gru_lstm_jax.cells.SplitStep` (the
+  LSTM, both GRUs and the tanh RNN do). Its time loop keeps only the recurrent product and the
+  gate math and stores what the derivative needs (gate activations or the derivative's
+  coefficients) in place of the input projection, as cuDNN's reserve space; its derivative is a
+  ``jax.custom_jvp`` whose tangent takes the weight tangents as one large matrix product over
+  all ``T * B`` rows, outside the loop. Reverse mode transposes that, so the weight gradients
+  are one large product each (as cuDNN computes them) instead of one small product per step,
+  and the backward loop is only ``dh @ U^T`` and the gate math. Being a ``custom_jvp``, it
+  supports ``grad``, ``jvp``, ``vmap`` and higher derivatives.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_derivatives import SymbolicZero
 
-from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.cells import Cell, SplitStep
 
-__all__ = ["ScanOutput", "add_batch_axis", "last_output", "run_scan", "sequence_mask"]
+__all__ = [
+    "IMPLEMENTATIONS",
+    "ScanOutput",
+    "add_batch_axis",
+    "last_output",
+    "run_scan",
+    "sequence_mask",
+]
+
+# The values of run_scan's ``implementation`` argument.
+IMPLEMENTATIONS = ("auto", "fused", "reference")
 
 
 class ScanOutput(NamedTuple):
@@ -133,11 +159,12 @@ def run_scan(
     unroll: int | bool = 1,
     remat: bool = False,
     return_carries: bool = False,
+    implementation: str = "auto",
 ) -> ScanOutput:
     """Runs ``cell`` over the time axis of ``xs`` with ``jax.lax.scan``.
 
-    The input projection ``cell.project`` runs once over all steps; the scan does only the
-    recurrent part ``cell.step``.
+    The input projection runs once over all steps; the scan does only the recurrent part. Both
+    implementations (see the module docstring) give the same values and derivatives.
 
     Args:
         cell: any :class:`~gru_lstm_jax.cells.Cell`.
@@ -153,16 +180,22 @@ def run_scan(
             outputs come back in the original order.
         unroll: the ``lax.scan`` unroll factor (an int, or True to unroll fully).
         remat: rematerialise each step in the backward pass (``jax.checkpoint``), trading
-            compute for memory on long sequences.
+            compute for memory on long sequences; runs the reference scan.
         return_carries: also return the carry after every step.
+        implementation: ``"auto"`` (the fused recurrence when the cell offers a
+            :class:`~gru_lstm_jax.cells.SplitStep` that matches its ``step`` and ``remat`` is
+            off, else the reference scan), ``"fused"`` (require the fused recurrence) or
+            ``"reference"``.
 
     Returns:
         A :class:`ScanOutput` ``(outputs (B, T, H), final_carry, carries or None)``.
 
     Raises:
         ValueError: for ``xs`` of the wrong rank, bad ``lengths`` / ``mask`` (see
-            :func:`sequence_mask`), a missing ``hidden_size``, or an ``initial_carry`` whose
-            structure or shapes differ from the cell's carry.
+            :func:`sequence_mask`), a missing ``hidden_size``, an ``initial_carry`` whose
+            structure or shapes differ from the cell's carry, an unknown ``implementation``, or
+            ``implementation="fused"`` for a cell or option that the fused recurrence does not
+            cover.
     """
     xs = jnp.asarray(xs)
     if xs.ndim not in (2, 3):
@@ -170,12 +203,16 @@ def run_scan(
             "xs must have shape (batch, time, features) or (time, features); "
             f"got shape {tuple(xs.shape)}"
         )
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {list(IMPLEMENTATIONS)}; got {implementation!r}"
+        )
     unbatched = xs.ndim == 2
     if unbatched:
         return _run_unbatched(
             cell, params, xs, hidden_size=hidden_size, initial_carry=initial_carry,
             lengths=lengths, mask=mask, reverse=reverse, unroll=unroll, remat=remat,
-            return_carries=return_carries,
+            return_carries=return_carries, implementation=implementation,
         )  # fmt: skip
     batch, time = xs.shape[:2]
     valid = sequence_mask(lengths, mask, batch, time)
@@ -189,6 +226,12 @@ def run_scan(
     elif hidden_size is not None:
         expected = jax.eval_shape(lambda: cell.initial_carry((batch,), hidden_size))
         _check_carry(initial_carry, expected, "initial_carry")
+
+    unavailable = _why_not_fused(cell, remat, time)
+    if implementation == "fused" and unavailable:
+        raise ValueError(f"implementation='fused' is not available: {unavailable}")
+    if implementation != "reference" and not unavailable:
+        return _fused_scan(cell, params, xs, initial_carry, valid, reverse, unroll, return_carries)
 
     step = jax.checkpoint(cell.step, prevent_cse=False) if remat else cell.step
     xp = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), cell.project(params, xs))
@@ -218,6 +261,177 @@ def run_scan(
     if return_carries:
         carries = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), carries)
     return ScanOutput(outputs, final_carry, carries)
+
+
+def _why_not_fused(cell: Cell, remat: bool, time: int) -> str | None:
+    """Why the fused recurrence cannot run ``cell``, or ``None`` when it can."""
+    if cell.split is None:
+        return f"cell {cell.name!r} offers no SplitStep"
+    if cell.split.step is not cell.step:
+        return f"the step of cell {cell.name!r} was replaced and no longer matches its SplitStep"
+    if remat:
+        return "remat=True recomputes steps, which only the reference scan does"
+    if time == 0:
+        return "there are no time steps"
+    return None
+
+
+def _fused_scan(
+    cell: Cell,
+    params: Any,
+    xs: jax.Array,
+    initial_carry: Any,
+    valid: jax.Array | None,
+    reverse: bool,
+    unroll: int | bool,
+    return_carries: bool,
+) -> ScanOutput:
+    """:func:`run_scan` through the fused recurrence of ``cell.split`` (batched ``xs``)."""
+    weights = cell.split.weights(params)
+    batch, time = xs.shape[:2]
+    # Time-major inside, so that every step reads and writes one contiguous (B, K) block; the
+    # input is transposed before the projection because it is narrower than xp.
+    xs_tm = jnp.swapaxes(xs, 0, 1).reshape(time * batch, xs.shape[2])
+    xw = (xs_tm @ weights.kernel).reshape(time, batch, -1)
+    valid_tm = None if valid is None else jnp.swapaxes(valid, 0, 1)
+    recurrence = _fused_recurrence(cell.split, reverse, unroll, return_carries)
+    stacked, final_carry = recurrence(
+        weights.bias, weights.recurrent_kernel, weights.recurrent_bias, weights.inner, xw,
+        initial_carry, valid_tm,
+    )  # fmt: skip
+    hs = stacked.h if return_carries else stacked
+    if valid_tm is not None:
+        hs = jnp.where(valid_tm[..., None], hs, jnp.zeros_like(hs))
+    carries = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), stacked) if return_carries else None
+    return ScanOutput(jnp.swapaxes(hs, 0, 1), final_carry, carries)
+
+
+def _index(tree: Any, t: jax.Array) -> Any:
+    return jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, t, keepdims=False), tree)
+
+
+def _update(tree: Any, value: Any, t: jax.Array) -> Any:
+    return jax.tree.map(lambda a, v: jax.lax.dynamic_update_index_in_dim(a, v, t, 0), tree, value)
+
+
+def _is_zero(tangent: Any) -> bool:
+    return type(tangent) is SymbolicZero
+
+
+def _instantiate(tangents: Any, primals: Any) -> Any:
+    """``tangents`` with every symbolic zero replaced by zeros like its primal."""
+    return jax.tree.map(
+        lambda d, p: jnp.zeros_like(p) if _is_zero(d) else d, tangents, primals, is_leaf=_is_zero
+    )
+
+
+@functools.cache
+def _fused_recurrence(
+    split: SplitStep, reverse: bool, unroll: int | bool, return_carries: bool
+) -> Any:
+    """The fused recurrence of ``split`` as a ``custom_jvp`` function.
+
+    The function maps ``(b (K,), U (H, K_h), b_h (K_h,) or None, inner, xw (T, B, K),
+    carry0 (B, ...), valid (T, B) or None)``, where ``xw = x @ W`` is the input projection
+    without its bias, to ``(stacked, final_carry)``: ``stacked`` is the carry after every step
+    with leaves ``(T, B, ...)`` when ``return_carries``, else only its ``h`` ``(T, B, H)``.
+    """
+    # Carries are stacked with the initial one in a (T + 1)-row buffer, so that the carry before
+    # and after step t are rows of one array: ``prev_row + t`` and ``new_row + t``.
+    new_row, prev_row = (0, 1) if reverse else (1, 0)
+
+    def outputs_of(carries: Any) -> Any:
+        return carries if return_carries else carries.h
+
+    def after_steps(rows: Any) -> Any:
+        return jax.tree.map(lambda a: a[new_row : new_row + a.shape[0] - 1], rows)
+
+    def step(inner: Any, U: jax.Array, bh: Any, carry: Any, xp_t: jax.Array, valid_t: Any) -> Any:
+        hp_t = carry.h @ U if bh is None else carry.h @ U + bh
+        new, saved, extra = split.forward(inner, carry, xp_t, hp_t)
+        if valid_t is not None:
+            new = _where_steps(valid_t, new, carry)
+        return new, saved, extra
+
+    @jax.custom_jvp
+    def recurrence(
+        b: jax.Array, U: jax.Array, bh: Any, inner: Any, xw: jax.Array, carry0: Any, valid: Any
+    ) -> tuple[Any, Any]:
+        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            xw_t, valid_t = inputs
+            new, _, _ = step(inner, U, bh, carry, xw_t + b, valid_t)
+            return new, outputs_of(new)
+
+        final, stacked = jax.lax.scan(body, carry0, (xw, valid), reverse=reverse, unroll=unroll)
+        return stacked, final
+
+    def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+        b, U, bh, inner, xw, carry0, valid = primals
+        db, dU, dbh, d_inner, dxw, dcarry0, _ = tangents
+        time, batch, width = xw.shape[0], xw.shape[1], U.shape[1]
+        hp_shape = jax.eval_shape(lambda c: c.h @ U, carry0)
+        saves = jax.eval_shape(split.forward, inner, carry0, xw[0], hp_shape)[1] is not None
+        rows0 = jax.tree.map(lambda c: jnp.zeros((time + 1, *c.shape), c.dtype), carry0)
+        rows0 = _update(rows0, carry0, time if reverse else 0)
+
+        def body(state: Any, inputs: Any) -> tuple[Any, Any]:
+            carry, buffer, rows = state
+            t, valid_t = inputs
+            new, saved, extra = step(inner, U, bh, carry, _index(buffer, t) + b, valid_t)
+            if saved is not None:
+                # The saved values overwrite xw_t, which no later step reads: one buffer serves
+                # both, as cuDNN's reserve space.
+                buffer = jax.lax.dynamic_update_index_in_dim(buffer, saved, t, 0)
+            return (new, buffer, _update(rows, new, t + new_row)), extra
+
+        (final, buffer, rows), extras = jax.lax.scan(
+            body, (carry0, xw, rows0), (jnp.arange(time), valid), reverse=reverse, unroll=unroll
+        )
+        stacked = outputs_of(after_steps(rows))
+
+        # The tangents of the weights and biases enter as large products over all T * B rows,
+        # outside the loop; reverse mode turns them into dU = H_prev^T @ d(hp) and dW = X^T @
+        # d(xp), one large product each after the loop, as cuDNN computes weight gradients.
+        dxp = None if _is_zero(dxw) else dxw
+        if not _is_zero(db):
+            dxp = jnp.broadcast_to(db, xw.shape) if dxp is None else dxp + db
+        dhp = None
+        if not _is_zero(dU):
+            h_prev = rows.h[prev_row : prev_row + time].reshape(time * batch, -1)
+            dhp = (h_prev @ dU).reshape(time, batch, width)
+        if bh is not None and not _is_zero(dbh):
+            dhp = jnp.broadcast_to(dbh, (time, batch, width)) if dhp is None else dhp + dbh
+        if split.additive and dhp is not None:
+            dxp, dhp = (dhp if dxp is None else dxp + dhp), None
+        leaves = jax.tree.leaves(d_inner, is_leaf=_is_zero)
+        d_inner = None if all(map(_is_zero, leaves)) else _instantiate(d_inner, inner)
+
+        # Rematerialised, so that reverse mode recomputes what the tangent derives from the
+        # saved values instead of storing it for every step.
+        @functools.partial(jax.checkpoint, prevent_cse=False)
+        def tangent_body(dcarry: Any, inputs: Any) -> tuple[Any, Any]:
+            t, dxp_t, dhp_t, saved_t, extra_t, valid_t = inputs
+            d_rec = dcarry.h @ U if dhp_t is None else dcarry.h @ U + dhp_t
+            if split.additive:
+                d_in = d_rec if dxp_t is None else dxp_t + d_rec
+                d_rec = None
+            else:
+                d_in = jnp.zeros_like(xw[0]) if dxp_t is None else dxp_t
+            prev, new = _index(rows, t + prev_row), _index(rows, t + new_row)
+            dnew = split.tangent(inner, d_inner, saved_t, extra_t, prev, new, dcarry, d_in, d_rec)
+            if valid_t is not None:
+                dnew = _where_steps(valid_t, dnew, dcarry)
+            return dnew, outputs_of(dnew)
+
+        dfinal, dstacked = jax.lax.scan(
+            tangent_body, _instantiate(dcarry0, carry0),
+            (jnp.arange(time), dxp, dhp, buffer if saves else None, extras, valid),
+            reverse=reverse, unroll=unroll,
+        )  # fmt: skip
+        return (stacked, final), (dstacked, dfinal)
+
+    recurrence.defjvp(recurrence_jvp, symbolic_zeros=True)
+    return recurrence
 
 
 def add_batch_axis(

@@ -2,6 +2,8 @@
 
 from gru_lstm_jax.cells.base import (
     Cell,
+    SplitStep,
+    SplitWeights,
     available_cells,
     cell_option_names,
     get_cell,
@@ -40,6 +42,8 @@ __all__ = [
     "GRUState",
     "LSTMState",
     "RNNState",
+    "SplitStep",
+    "SplitWeights",
     "available_cells",
     "cell_option_names",
     "get_cell",

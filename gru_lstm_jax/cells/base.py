@@ -9,7 +9,10 @@ A cell is a frozen bundle of four pure functions over plain pytrees (see ``DESIG
 - ``step(params, carry, xp_t) -> (carry, h_t)``: one time step, with the ``lax.scan`` signature.
 
 A cell may also offer ``gates(params, carry, xp_t) -> {name: gate values}``, the gate
-activations of the step that ``step`` would take, for the gate statistics of the analysis.
+activations of the step that ``step`` would take, for the gate statistics of the analysis, and a
+:class:`SplitStep`: its step split around the matrix products, which lets the recurrence run the
+cell with one large matrix product per weight over all time steps instead of one per step (the
+fused recurrence of ``gru_lstm_jax.recurrence``). A cell without one runs the reference scan.
 
 The recurrence (``gru_lstm_jax.recurrence``), every layer, wrapper, trainer and analysis accept
 any :class:`Cell`, so a new cell needs nothing but these functions.
@@ -20,9 +23,78 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Cell", "available_cells", "cell_option_names", "get_cell", "register_cell"]
+__all__ = [
+    "Cell",
+    "SplitStep",
+    "SplitWeights",
+    "available_cells",
+    "cell_option_names",
+    "get_cell",
+    "register_cell",
+]
+
+
+class SplitWeights(NamedTuple):
+    """The weights of a :class:`SplitStep`, taken out of a cell's parameters.
+
+    Attributes:
+        kernel: ``W`` ``(input_size, K)``; the input projection is ``xp_t = x_t @ W + b``.
+        bias: ``b`` ``(K,)``.
+        recurrent_kernel: ``U`` ``(H, K_h)``; the recurrent product is ``hp_t = h @ U + b_h``
+            with ``h`` the ``h`` field of the carry before the step.
+        recurrent_bias: ``b_h`` ``(K_h,)``, or ``None`` for none.
+        inner: any further weights the step uses inside (a pytree, e.g. the candidate kernel of
+            Cho et al.'s GRU, which multiplies ``r * h``), or ``None``.
+    """
+
+    kernel: Any
+    bias: Any
+    recurrent_kernel: Any
+    recurrent_bias: Any = None
+    inner: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitStep:
+    """A cell's step split around its matrix products (an optional part of the cell protocol).
+
+    With ``w = weights(params)``, ``xp_t = x_t @ w.kernel + w.bias`` (the cell's ``project``) and
+    ``hp_t = carry.h @ w.recurrent_kernel + w.recurrent_bias``, the step must satisfy
+    ``step(params, carry, xp_t) == (new, new.h)`` with ``new = forward(w.inner, carry, xp_t,
+    hp_t)[0]``. The fused recurrence computes every ``xp_t`` with one matrix product, runs only
+    ``forward`` and ``hp_t`` in its time loop, and differentiates through ``tangent``; the
+    gradients of ``W`` and ``U`` then come out of one matrix product each over all ``T * B``
+    rows, as cuDNN does, instead of one small product per step.
+
+    Attributes:
+        step: the :attr:`Cell.step` this split describes; a cell whose ``step`` was replaced
+            (e.g. wrapped for recurrent dropout) no longer matches it and runs the reference scan.
+        weights: ``weights(params) -> SplitWeights``.
+        forward: ``forward(inner, carry, xp_t, hp_t) -> (new_carry, saved_t, extra_t)``:
+            ``saved_t`` is ``None`` or an array shaped like ``xp_t`` (e.g. the gate activations)
+            that the recurrence stores in place of ``xp_t``; ``extra_t`` is ``None`` or a pytree
+            of arrays ``(B, ...)`` that it stores per step. Both go to ``tangent``. Compute
+            ``saved_t`` from everything the step reads of ``xp_t`` (as activations are): XLA
+            overwrites ``xp_t`` in place only after all its readers, and copies the whole buffer
+            at every step when a reader does not lead to ``saved_t``.
+        tangent: ``tangent(inner, d_inner, saved_t, extra_t, prev, new, d_prev, d_xp, d_hp) ->
+            d_new``: the derivative of ``forward``'s new carry at the step from carry ``prev``
+            to ``new``, linear in ``(d_inner, d_prev, d_xp, d_hp)``; ``d_inner`` is ``None``
+            where the inner weights are not differentiated. Reverse mode transposes it, so it
+            should cut its linear inputs with ``jnp.split`` (whose transpose is a concatenation)
+            rather than with slices (whose transpose pads).
+        additive: whether ``forward`` depends on ``xp_t`` and ``hp_t`` only through their sum
+            (then ``K == K_h`` and ``tangent`` gets ``d_xp + d_hp`` as ``d_xp`` and ``None`` as
+            ``d_hp``).
+    """
+
+    step: Callable[..., tuple[Any, Any]]
+    weights: Callable[[Any], SplitWeights]
+    forward: Callable[..., tuple[Any, Any, Any]]
+    tangent: Callable[..., Any]
+    additive: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +119,8 @@ class Cell:
         gates: optional ``gates(params, carry, xp_t) -> dict[str, array]``: the activations of
             each gate (values in ``[0, 1]``, shape ``(*batch, H)``) at the step ``step`` would
             take from ``carry``; ``None`` for a cell without gates.
+        split: optional :class:`SplitStep` of ``step`` for the fused recurrence; ``None`` for a
+            cell that runs only the reference scan.
     """
 
     name: str
@@ -55,6 +129,7 @@ class Cell:
     project: Callable[..., Any]
     step: Callable[..., tuple[Any, Any]]
     gates: Callable[..., dict[str, Any]] | None = None
+    split: SplitStep | None = None
 
 
 _REGISTRY: dict[str, Callable[..., Cell]] = {}

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, register_cell
+from gru_lstm_jax.cells.base import Cell, SplitStep, SplitWeights, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -46,6 +46,9 @@ __all__ = [
     "lstm_init",
     "lstm_initial_carry",
     "lstm_project",
+    "lstm_split_forward",
+    "lstm_split_tangent",
+    "lstm_split_weights",
     "lstm_step",
 ]
 
@@ -137,6 +140,93 @@ def lstm_step(
     return LSTMState(h=h, c=c), h
 
 
+def lstm_split_weights(params: dict[str, jax.Array]) -> SplitWeights:
+    """The LSTM's weights for its :class:`~gru_lstm_jax.cells.SplitStep`.
+
+    Args:
+        params: LSTM parameters.
+
+    Returns:
+        ``SplitWeights(kernel (I, 4H), bias (4H,), recurrent_kernel (H, 4H))``, no recurrent
+        bias and no inner weights.
+    """
+    return SplitWeights(params["kernel"], params["bias"], params["recurrent_kernel"])
+
+
+def lstm_split_forward(
+    inner: None, carry: LSTMState, xp_t: jax.Array, hp_t: jax.Array
+) -> tuple[LSTMState, jax.Array, tuple[jax.Array, jax.Array]]:
+    """The LSTM step from its two matrix products (sigmoid gates, tanh activations).
+
+    ``z = xp_t + hp_t`` is split into ``z_i, z_f, z_g, z_o``; then ``i = σ(z_i)``,
+    ``f = σ(z_f)``, ``g = tanh(z_g)``, ``o = σ(z_o)``, ``c' = f * c + i * g``,
+    ``h' = o * tanh(c')``, exactly as :func:`lstm_step`.
+
+    It saves the coefficients of the step's derivative (see :func:`lstm_split_tangent`) rather
+    than the gates, so that the backward loop only multiplies.
+
+    Args:
+        inner: unused (the LSTM has no inner weights).
+        carry: ``LSTMState(h, c)``, each ``(B, H)``.
+        xp_t: ``x_t @ kernel + bias``, ``(B, 4H)``.
+        hp_t: ``h @ recurrent_kernel``, ``(B, 4H)``.
+
+    Returns:
+        ``(LSTMState(h', c'), coefficients (B, 4H), (f, q))`` with the coefficients
+        ``[g i(1-i), c f(1-f), i (1-g²), tanh(c') o(1-o)]``, ``f`` ``(B, H)`` and
+        ``q = o (1 - tanh²(c'))`` ``(B, H)``.
+    """
+    zi, zf, zg, zo = jnp.split(xp_t + hp_t, 4, axis=-1)
+    i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zg), jax.nn.sigmoid(zo)
+    c = f * carry.c + i * g
+    tanh_c = jnp.tanh(c)
+    coefficients = jnp.concatenate(
+        [g * i * (1 - i), carry.c * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)], axis=-1
+    )
+    return LSTMState(h=o * tanh_c, c=c), coefficients, (f, o * (1 - tanh_c * tanh_c))
+
+
+def lstm_split_tangent(
+    inner: None,
+    d_inner: None,
+    coefficients: jax.Array,
+    f_and_q: tuple[jax.Array, jax.Array],
+    prev: LSTMState,
+    new: LSTMState,
+    d_prev: LSTMState,
+    d_z: jax.Array,
+    d_hp: None,
+) -> LSTMState:
+    """The derivative of :func:`lstm_split_forward`, linear in ``d_prev`` and ``d_z``.
+
+    With ``σ' = σ(1 - σ)``, ``tanh' = 1 - tanh²`` and ``dz = d(xp_t) + d(hp_t)`` (the LSTM's
+    split is additive)::
+
+        dc' = f dc + g i(1-i) dz_i + c f(1-f) dz_f + i (1-g²) dz_g
+        dh' = tanh(c') o(1-o) dz_o + q dc',    q = o (1 - tanh²(c'))
+
+    Args:
+        inner: unused.
+        d_inner: unused.
+        coefficients: the saved ``[g i(1-i), c f(1-f), i (1-g²), tanh(c') o(1-o)]``
+            ``(B, 4H)``.
+        f_and_q: the saved ``(f, q)``, each ``(B, H)``.
+        prev: unused (the coefficients hold what the derivative needs).
+        new: unused.
+        d_prev: the tangent of the carry before the step.
+        d_z: the tangent of ``z = xp_t + hp_t``, ``(B, 4H)``.
+        d_hp: unused (``None``).
+
+    Returns:
+        The tangent ``LSTMState(dh', dc')``.
+    """
+    f, q = f_and_q
+    dzi, dzf, dzg, dzo = jnp.split(d_z, 4, axis=-1)
+    ci, cf, cg, co = jnp.split(coefficients, 4, axis=-1)
+    dc = f * d_prev.c + ci * dzi + cf * dzf + cg * dzg
+    return LSTMState(h=co * dzo + q * dc, c=dc)
+
+
 def lstm_cell(
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
@@ -151,7 +241,8 @@ def lstm_cell(
             many steps (see :func:`lstm_init`); ``None`` keeps the forget bias of 1.
 
     Returns:
-        The cell, named ``"lstm"``.
+        The cell, named ``"lstm"``; with the default activations it carries a
+        :class:`~gru_lstm_jax.cells.SplitStep` for the fused recurrence.
     """
     if chrono_max_length is not None:
         check_chrono_max_length(chrono_max_length)  # at construction, not at the first init
@@ -190,7 +281,12 @@ def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | No
     init = lstm_init if chrono is None else functools.partial(lstm_init, chrono_max_length=chrono)
     step = functools.partial(lstm_step, gate_activation=gate_activation, activation=activation)
     gates = functools.partial(lstm_gates, gate_activation=gate_activation)
-    return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates)
+    split = None
+    if gate_activation is jax.nn.sigmoid and activation is jnp.tanh:
+        # The split's derivative is written for sigmoid and tanh; other activations run the
+        # reference scan, which differentiates them automatically.
+        split = SplitStep(step, lstm_split_weights, lstm_split_forward, lstm_split_tangent, True)
+    return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates, split)
 
 
 register_cell("lstm", lstm_cell)
