@@ -13,7 +13,9 @@ real update is the last real token. Outputs are returned in the original time or
 Two implementations compute the same numbers:
 
 - the reference scan runs ``cell.project`` once and ``cell.step`` in a ``lax.scan``, and JAX
-  differentiates it step by step; any cell runs this way.
+  differentiates it step by step; any cell runs this way. With ``remat=True`` each step
+  projects its own input inside one ``jax.checkpoint``, so that the backward pass keeps only
+  the inputs and the carries (see :func:`run_scan`).
 - the fused recurrence runs a cell that offers a :class:`~gru_lstm_jax.cells.SplitStep` (the
   LSTM, both GRUs and the tanh RNN do). Its time loop keeps only the recurrent product and the
   gate math and stores what the derivative needs (gate activations or the derivative's
@@ -163,8 +165,21 @@ def run_scan(
 ) -> ScanOutput:
     """Runs ``cell`` over the time axis of ``xs`` with ``jax.lax.scan``.
 
-    The input projection runs once over all steps; the scan does only the recurrent part. Both
-    implementations (see the module docstring) give the same values and derivatives.
+    Without ``remat`` the input projection runs once over all steps and the scan does only the
+    recurrent part. Both implementations (see the module docstring) give the same values and
+    derivatives.
+
+    With ``remat=True`` the reference scan runs, and each step is one ``jax.checkpoint`` that
+    projects its own input (``cell.project`` on that one step, which is that step's slice of the
+    projection since ``project`` treats time steps independently) and then takes the step. For
+    the backward pass it keeps only the carry before every step (leaves ``(T, B, ...)``) and the
+    inputs ``(T, B, F)``. Without remat it keeps every step's intermediates: the fused
+    recurrence stores what its derivative needs (e.g. the LSTM's gate coefficients
+    ``(T, B, 4H)``), the reference scan the projection ``(T, B, G*H)`` for ``G`` gates, its
+    cotangent and the step's activations. The cost is compute: the backward pass runs every
+    step's forward again, the input projection and its weight gradient become ``T`` small matrix
+    products instead of one large one each, and the fused recurrence's large weight-gradient
+    products are given up.
 
     Args:
         cell: any :class:`~gru_lstm_jax.cells.Cell`.
@@ -179,8 +194,9 @@ def run_scan(
         reverse: process time backwards; each sequence starts at its last valid step and the
             outputs come back in the original order.
         unroll: the ``lax.scan`` unroll factor (an int, or True to unroll fully).
-        remat: rematerialise each step in the backward pass (``jax.checkpoint``), trading
-            compute for memory on long sequences; runs the reference scan.
+        remat: rematerialise each step, its input projection included, in the backward pass
+            (``jax.checkpoint``), trading compute for memory on long sequences (see above);
+            runs the reference scan.
         return_carries: also return the carry after every step.
         implementation: ``"auto"`` (the fused recurrence when the cell offers a
             :class:`~gru_lstm_jax.cells.SplitStep` that matches its ``step`` and ``remat`` is
@@ -233,26 +249,32 @@ def run_scan(
     if implementation != "reference" and not unavailable:
         return _fused_scan(cell, params, xs, initial_carry, valid, reverse, unroll, return_carries)
 
-    step = jax.checkpoint(cell.step, prevent_cse=False) if remat else cell.step
-    xp = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), cell.project(params, xs))
+    if remat:
+        # The projection moves into the checkpointed step: the backward pass then keeps only
+        # x_t and the carry per step, not the (T, B, ...) projection and its cotangent.
+        step = jax.checkpoint(_project_and_step(cell), prevent_cse=False)
+        scan_xs = jnp.swapaxes(xs, 0, 1)
+    else:
+        step = cell.step
+        scan_xs = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), cell.project(params, xs))
 
     if valid is None:
 
-        def body(carry: Any, xp_t: Any) -> tuple[Any, Any]:
-            new_carry, h = step(params, carry, xp_t)
+        def body(carry: Any, x_t: Any) -> tuple[Any, Any]:
+            new_carry, h = step(params, carry, x_t)
             return new_carry, (h, new_carry if return_carries else None)
 
-        scan_inputs = xp
+        scan_inputs = scan_xs
     else:
 
         def body(carry: Any, inputs: tuple[Any, jax.Array]) -> tuple[Any, Any]:
-            xp_t, valid_t = inputs
-            new_carry, h = step(params, carry, xp_t)
+            x_t, valid_t = inputs
+            new_carry, h = step(params, carry, x_t)
             new_carry = _where_steps(valid_t, new_carry, carry)
             h = jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
             return new_carry, (h, new_carry if return_carries else None)
 
-        scan_inputs = (xp, jnp.swapaxes(valid, 0, 1))
+        scan_inputs = (scan_xs, jnp.swapaxes(valid, 0, 1))
 
     final_carry, (outputs, carries) = jax.lax.scan(
         body, initial_carry, scan_inputs, reverse=reverse, unroll=unroll
@@ -261,6 +283,21 @@ def run_scan(
     if return_carries:
         carries = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), carries)
     return ScanOutput(outputs, final_carry, carries)
+
+
+def _project_and_step(cell: Cell) -> Any:
+    """``cell.step`` on the raw input: ``(params, carry, x_t (B, F)) -> (carry, h_t (B, H))``.
+
+    It projects the one step with ``cell.project(params, x_t[:, None])`` (a sequence of length
+    one) and takes that step, so it computes what ``cell.step`` computes on the step's slice of
+    ``cell.project(params, xs)``.
+    """
+
+    def project_and_step(params: Any, carry: Any, x_t: jax.Array) -> tuple[Any, jax.Array]:
+        xp_t = jax.tree.map(lambda a: a[:, 0], cell.project(params, x_t[:, None]))
+        return cell.step(params, carry, xp_t)
+
+    return project_and_step
 
 
 def _why_not_fused(cell: Cell, remat: bool, time: int) -> str | None:

@@ -164,6 +164,51 @@ def test_unroll_and_remat_change_nothing(options, rng):
 
 
 @pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("implementation", ["reference", "auto"])
+def test_remat_equals_no_remat_in_values_and_gradients(name, reverse, implementation, rng):
+    # remat projects each step's input inside the checkpoint; that must change no number, with
+    # a length-0 sequence, a mask with holes, a given initial carry, and every output used.
+    cell, params, xs = _setup(name, rng)
+    lengths = jnp.array([T, 2, 0])
+    mask = jnp.asarray(rng.random((B, T)) < 0.7)
+    start = jax.tree.map(
+        lambda a: jnp.asarray(rng.normal(size=a.shape), jnp.float32), cell.initial_carry((B,), H)
+    )
+
+    def run(params, xs, start, **options):
+        outputs, final, carries = run_scan(
+            cell, params, xs, hidden_size=H, initial_carry=start, lengths=lengths, mask=mask,
+            reverse=reverse, return_carries=True, **options,
+        )  # fmt: skip
+        loss = jnp.sum(jnp.sin(outputs)) + sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(final))
+        return loss, (outputs, final, carries)
+
+    def value_and_grads(**options):
+        grad = jax.value_and_grad(lambda *a: run(*a, **options), argnums=(0, 1, 2), has_aux=True)
+        return jax.jit(grad)(params, xs, start)
+
+    (loss, values), grads = value_and_grads(implementation=implementation)
+    (remat_loss, remat_values), remat_grads = value_and_grads(remat=True)
+    np.testing.assert_allclose(remat_loss, loss, rtol=1e-6)
+    for actual, expected in zip(
+        jax.tree.leaves((remat_values, remat_grads)), jax.tree.leaves((values, grads)), strict=True
+    ):
+        np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_remat_unbatched_and_empty(name, rng):
+    cell, params, xs = _setup(name, rng)
+    single = run_scan(cell, params, xs[1], hidden_size=H, lengths=jnp.array(4), remat=True)
+    expected = run_scan(cell, params, xs[1], hidden_size=H, lengths=jnp.array(4))
+    _assert_tree_close(single, expected)
+    empty = run_scan(cell, params, xs[:, :0], hidden_size=H, remat=True)
+    assert empty.outputs.shape == (B, 0, H)
+    _assert_tree_close(empty.final_carry, cell.initial_carry((B,), H))
+
+
+@pytest.mark.parametrize("name", CELLS)
 def test_scan_gradients(name, rng):
     cell, params, xs = _setup(name, rng, time=4)
     lengths = jnp.array([4, 2, 3])

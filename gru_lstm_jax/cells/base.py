@@ -4,8 +4,9 @@ A cell is a frozen bundle of four pure functions over plain pytrees (see ``DESIG
 
 - ``init(key, input_size, hidden_size) -> params``: a dict of arrays.
 - ``initial_carry(batch_shape, hidden_size) -> carry``: zeros, a NamedTuple.
-- ``project(params, xs) -> xp``: the input-side work for every time step at once,
-  ``xs`` of shape ``(*batch, T, input_size)``; a cell without such a split returns ``xs``.
+- ``project(params, xs) -> xp``: the input-side work for every time step at once, each step
+  on its own, ``xs`` of shape ``(*batch, T, input_size)``; a cell without such a split returns
+  ``xs``.
 - ``step(params, carry, xp_t) -> (carry, h_t)``: one time step, with the ``lax.scan`` signature.
 
 A cell may also offer ``gates(params, carry, xp_t) -> {name: gate values}``, the gate
@@ -113,7 +114,8 @@ class Cell:
             ``(*batch_shape, ...)``.
         project: ``project(params, xs) -> xp`` with ``xs`` of shape
             ``(*batch_shape, T, input_size)`` and every leaf of ``xp`` of shape
-            ``(*batch_shape, T, ...)``.
+            ``(*batch_shape, T, ...)``; time step ``t`` of ``xp`` depends only on time step
+            ``t`` of ``xs`` (``run_scan`` with ``remat=True`` projects one step at a time).
         step: ``step(params, carry, xp_t) -> (carry, h_t)`` where ``xp_t`` is one time slice of
             ``xp`` and ``h_t`` has shape ``(*batch_shape, hidden_size)``.
         gates: optional ``gates(params, carry, xp_t) -> dict[str, array]``: the activations of
