@@ -15,13 +15,27 @@ __all__ = ["predict_split", "write_task_outputs"]
 
 
 def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.ndarray:
-    """Evaluation-mode predictions for every example of ``split``, ``(N, K)``."""
+    """Evaluation-mode predictions for every example of ``split``, ``(N, K)``, in its order.
+
+    With ``config.training.bucket_width`` the batches are length-bucketed (see
+    :func:`~gru_lstm_jax.data.padded_batches`) and the predictions put back in the split's order.
+    """
     size = datasets.num_examples(split)
+    training = run.config.training
+    bucket_width = training.get("bucket_width", 0)
     outputs = []
-    for batch in datasets.padded_batches(split, run.config.training.eval_batch_size):
+    batches = datasets.padded_batches(split, training.eval_batch_size, bucket_width=bucket_width)
+    for batch in batches:
         inputs = {k: v for k, v in batch.items() if k in ("inputs", "lengths", "weights")}
         outputs.append(np.asarray(run.steps.predict(params, inputs)))
-    return np.concatenate(outputs)[:size]
+    predictions = np.concatenate(outputs)[:size]
+    if not bucket_width:
+        return predictions
+    # padded_batches(bucket_width=W) takes the examples in this (stable) order of length.
+    order = np.argsort(np.asarray(split["lengths"]), kind="stable")
+    restored = np.empty_like(predictions)
+    restored[order] = predictions
+    return restored
 
 
 def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
