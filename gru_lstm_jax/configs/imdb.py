@@ -8,33 +8,40 @@ Commands (this project's prepared copy of the data lies beside the checkout)::
     python experiments/imdb.py predict --workdir runs/imdb "A wonderful film." "Dull and long."
 
 Variants: ``""`` the seed's model, Embedding 128 -> LSTM 64 (dropout 0.2, recurrent dropout
-0.2) -> Dense(1) with a sigmoid, 5 epochs; ``"best"`` a bidirectional GRU with mean pooling;
-``"smoke"`` a tiny model for the tests (on ``tfds.testing.mock_data``).
+0.2) -> Dense(1) with a sigmoid, 5 epochs; ``"best"`` Embedding 128 -> bidirectional GRU 128
+(input dropout 0.5) -> max pooling over the valid steps -> Dense(1), reviews up to 1,000 tokens
+in length-bucketed batches, 4 epochs; ``"smoke"`` a tiny model for the tests (on
+``tfds.testing.mock_data``).
 
 Expected result (measured on the real data, 20,000 train / 5,000 validation / 25,000 test
-reviews; test accuracy of the checkpoint with the best validation loss; seconds per training
-epoch on a 2-core CPU that was running a second job at the same time):
+reviews; the tested checkpoint is the one with the best validation loss unless marked "last";
+seconds per training epoch on a 2-core CPU shared with one to three other jobs, so the times
+are upper bounds):
 
-=======================================================  =========  ==========  ===========
-run                                                      test acc.  val. acc.   s / epoch
-=======================================================  =========  ==========  ===========
-seed model (this config: cosine lr, keep the last words)  0.8624     0.8820      62-73
-seed model, constant lr, keep the last 200 words          0.8558     0.8752      38-70
-seed model, constant lr, keep the first 200 words         0.8344     0.8516      52-102
-``best``: bidirectional GRU, mean pooling, maxlen 400     0.8787     0.8956      158-171
-``best`` with vocab 20,000, maxlen 500, dropout 0.5,      0.8784     0.9010      124-129
-lr 1e-3, 3 epochs
-``best`` with vocab 20,000, maxlen 600, dropout 0.5,      0.8793     0.9034      760-1025 *
-2 epochs
-=======================================================  =========  ==========  ===========
+==============================================================  =========  ==========  =========
+run                                                             test acc.  val. acc.   s / epoch
+==============================================================  =========  ==========  =========
+seed model (this config: cosine lr, keep the last words)         0.8624     0.8820      62-73
+seed model, constant lr, keep the last 200 words                 0.8558     0.8752      38-70
+seed model, constant lr, keep the first 200 words                0.8344     0.8516      52-102
+bi-GRU 64, mean pooling, maxlen 400, 4 epochs                    0.8787     0.8956      158-171
+bi-GRU 64, mean, vocab 20k, maxlen 500, dropout 0.5, 3 epochs    0.8784     0.9010      124-129
+bi-GRU 64, mean, vocab 20k, maxlen 600, dropout 0.5, 2 epochs    0.8793     0.9034      (loaded)
+bi-GRU 64, max, vocab 20k, maxlen 1000, bucketed, 3 epochs       0.8850     0.9074      103-225
+``best`` (bi-GRU 128, max, maxlen 1000, bucketed), epoch 2       0.8884     0.9088      163-277
+``best``, last epoch (4), the tested checkpoint                  0.8895     0.9146      163-277
+==============================================================  =========  ==========  =========
 
-(* measured while four other jobs shared the 2 cores, load average about 10, so this time
-says nothing about the model's speed.)
-
-The ``best`` variant does not yet reach 0.89 on the test split. Validation accuracy runs about
-2 points above test accuracy because the validation reviews come from the training split,
-whose movies differ from the test split's. The first run tokenizes the reviews (about 15 s)
-and caches them in ``data.cache_dir``; later runs load them in a fraction of a second.
+The ``best`` variant reaches 0.8895 on the test split, just under 0.89. Its validation loss is
+lowest after epoch 2 while its validation accuracy keeps rising to the end of the cosine
+schedule, so it tests the last epoch; training the same run longer or with the lowest-loss
+epoch gives less. Validation accuracy runs about 2.5 points above test accuracy because the
+validation reviews come from the training split, whose movies differ from the test split's.
+Length bucketing (``training.bucket_width``) trims every batch to its longest review rounded up
+to 50 tokens: the median review has 174 tokens, and the mean training batch runs 268 steps
+instead of 1,000 (18 widths, one compilation each), fewer than an unbucketed epoch at maxlen
+400. The first run tokenizes the reviews (about 15 s) and caches them in
+``data.cache_dir``; later runs load them in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -96,14 +103,20 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         }
     )
     if variant == "best":
-        config.data.maxlen = 400
+        config.data.vocab_size = 20_000
+        config.data.maxlen = 1000  # cuts 0.2-0.3% of the reviews (median 174 tokens)
         config.model.cell = "gru"
+        config.model.hidden_sizes = (128,)
         config.model.bidirectional = True
-        config.model.pooling = "mean"
-        config.model.dropout = 0.3
+        config.model.pooling = "max"
+        config.model.dropout = 0.5
         config.model.recurrent_dropout = 0.0
         config.training.num_epochs = 4
         config.training.batch_size = 64
+        config.training.bucket_width = 50
+        # Validation accuracy peaks at the end of the cosine schedule, while the validation
+        # loss is lowest at epoch 2 (see the table in the module docstring).
+        config.training.test_checkpoint = "last"
         config.optimizer.learning_rate = 2e-3
     elif variant == "smoke":
         config.data.vocab_size = 40
