@@ -443,12 +443,17 @@ def _fused_recurrence(
         leaves = jax.tree.leaves(d_inner, is_leaf=_is_zero)
         d_inner = None if all(map(_is_zero, leaves)) else _instantiate(d_inner, inner)
 
+        # U^T, laid out once before the loop: reverse mode transposes ``dh @ U`` into ``dz @ U^T``,
+        # a product that reads U against its layout at every step unless U^T is its own array.
+        U_t = jnp.swapaxes(U, 0, 1)
+
         # Rematerialised, so that reverse mode recomputes what the tangent derives from the
         # saved values instead of storing it for every step.
         @functools.partial(jax.checkpoint, prevent_cse=False)
         def tangent_body(dcarry: Any, inputs: Any) -> tuple[Any, Any]:
             t, dxp_t, dhp_t, saved_t, extra_t, valid_t = inputs
-            d_rec = dcarry.h @ U if dhp_t is None else dcarry.h @ U + dhp_t
+            d_rec = jax.lax.dot_general(dcarry.h, U_t, (((dcarry.h.ndim - 1,), (1,)), ((), ())))
+            d_rec = d_rec if dhp_t is None else d_rec + dhp_t
             if split.additive:
                 d_in = d_rec if dxp_t is None else dxp_t + d_rec
                 d_rec = None

@@ -165,7 +165,7 @@ def test_classifier_attention_pooling_ignores_padding(bidirectional, rng):
 
 def test_classifier_rejects_unknown_pooling():
     with pytest.raises(ValueError, match="pooling must be one of"):
-        SequenceClassifier("gru", 2, (5,), pooling="max", rngs=nnx.Rngs(0))
+        SequenceClassifier("gru", 2, (5,), pooling="median", rngs=nnx.Rngs(0))
 
 
 # --- data ---------------------------------------------------------------------------------
