@@ -425,8 +425,17 @@ def test_gradient_flow_study_smoke(tmp_path):
     config.cells = ("rnn", "lstm")
     results = gradient_flow_study(config, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {
-        "curves.json", "curves.csv", "gradient_flow.png", "results.json", "train_rnn", "train_lstm",
+        "config.json", "curves.json", "curves.csv", "gradient_flow.png", "results.json",
+        "train_rnn", "train_lstm",
     }  # fmt: skip
+    assert json.loads((tmp_path / "config.json").read_text()) == json.loads(config.to_json())
+    # A different config in the same folder is refused before anything is written.
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    changed = config.copy_and_resolve_references()
+    changed.num_seeds = 3
+    with pytest.raises(ValueError, match="different config"):
+        gradient_flow_study(changed, tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
     curves = json.loads((tmp_path / "curves.json").read_text())
     length = config.xor.data.length
     assert np.asarray(curves["lstm"]["init"]).shape == (config.num_seeds, length)

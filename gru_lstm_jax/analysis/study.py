@@ -6,6 +6,7 @@ to the models and run folders of the training layer.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -126,7 +127,8 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
     The fresh models are initialised as ``config.chrono_init_at_start`` says (False: Keras's
     defaults, forget bias 1); the trained model is the XOR config's (``config.xor``).
 
-    Writes to ``workdir``: one training run folder per cell (``train_<cell>``), ``curves.json``
+    Writes to ``workdir``: ``config.json`` first, one training run folder per cell
+    (``train_<cell>``), ``curves.json``
     (``{cell: {"init": [[T floats] per seed], "trained": [T floats]}}``), ``curves.csv``
     (``cell,phase,seed,step,norm``), ``gradient_flow.png`` and, last, ``results.json`` with the
     fitted decay of the seed-mean curve at initialisation and of the trained curve per cell.
@@ -137,8 +139,21 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
 
     Returns:
         The contents of ``results.json``.
+
+    Raises:
+        ValueError: if ``workdir`` is not writable or holds a study with a different config;
+            nothing is written then.
     """
     path = run_folder.check_writable(workdir)
+    settings = json.loads(config.to_json())
+    saved = path / "config.json"
+    if saved.exists() and run_folder.read_json(saved) != settings:
+        raise ValueError(
+            f"workdir {str(path)!r} holds a gradient-flow study with a different config; run it "
+            "again with the same config or choose a new workdir"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    run_folder.write_json(saved, settings)
     batch_size = config.batch_size
     curves: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {"length": config.xor.data.length, "cells": {}}
