@@ -210,7 +210,10 @@ def _with(config, **changes):
         (_with(xor.get_config("smoke"), optimizer__name="adagrad"), "optimizer.name"),
         (_with(xor.get_config("smoke"), data__name="mnist"), "config.data.name"),
         (_with(xor.get_config("smoke"), training__test_checkpoint="worst"), "test_checkpoint"),
-        (_with(xor.get_config("smoke"), training__bucket_width=-8), "bucket_width must be 0"),
+        (
+            _with(xor.get_config("smoke"), training__bucket_width=-8),
+            "training.bucket_width must be a non",
+        ),
         (_with(sine.get_config("smoke"), training__bucket_width=8), "bucket_width needs a task"),
     ],
 )

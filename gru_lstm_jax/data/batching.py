@@ -29,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "bucketed_batches",
+    "check_bucket_width",
     "num_examples",
     "padded_batches",
     "shuffled_batches",
@@ -181,9 +182,7 @@ def bucketed_batches(
     """
     size = num_examples(split)
     _check_batch_size(batch_size, size, allow_larger=False)
-    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width <= 0:
-        raise ValueError(f"bucket_width must be a positive int; got {bucket_width!r}")
-    _check_bucket_width(split, bucket_width)
+    _check_bucket_width(split, bucket_width, allow_zero=False)
     permute_key, order_key = jax.random.split(key)
     order = np.array(jax.random.permutation(permute_key, size))[: size // batch_size * batch_size]
     lengths = np.asarray(split["lengths"])
@@ -226,10 +225,19 @@ def _padded_batches(
         yield batch
 
 
-def _check_bucket_width(split: Mapping[str, np.ndarray], bucket_width: object) -> None:
-    """Raises ``ValueError`` unless ``bucket_width`` is 0 or a positive int usable on ``split``."""
-    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width < 0:
-        raise ValueError(f"bucket_width must be a non-negative int; got {bucket_width!r}")
+def check_bucket_width(bucket_width: object, name: str, *, allow_zero: bool = True) -> None:
+    """Raises ``ValueError`` naming ``name`` unless ``bucket_width`` is a positive int (or 0)."""
+    bad = isinstance(bucket_width, bool) or not isinstance(bucket_width, int)
+    if bad or bucket_width < (0 if allow_zero else 1):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"{name} must be {kind} int (0: no bucketing); got {bucket_width!r}")
+
+
+def _check_bucket_width(
+    split: Mapping[str, np.ndarray], bucket_width: object, *, allow_zero: bool = True
+) -> None:
+    """Raises ``ValueError`` unless ``bucket_width`` is valid and usable on ``split``."""
+    check_bucket_width(bucket_width, "bucket_width", allow_zero=allow_zero)
     if bucket_width and not ("lengths" in split and "inputs" in split):
         raise ValueError(
             "length bucketing needs 'lengths' (N,) and right-padded 'inputs' (N, T, ...) in the "

@@ -25,6 +25,7 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from gru_lstm_jax import data as datasets
+from gru_lstm_jax.data.batching import check_bucket_width
 from gru_lstm_jax.data.imdb import load_imdb
 from gru_lstm_jax.models import build_model
 from gru_lstm_jax.nn import count_params
@@ -113,11 +114,7 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
     check_positive_int(training.log_every_steps, "config.training.log_every_steps")
     bucket_width = training.get("bucket_width", 0)
-    if isinstance(bucket_width, bool) or not isinstance(bucket_width, int) or bucket_width < 0:
-        raise ValueError(
-            "config.training.bucket_width must be 0 (no length bucketing) or a positive int; "
-            f"got {bucket_width!r}"
-        )
+    check_bucket_width(bucket_width, "config.training.bucket_width")
     if training.get("test_checkpoint", "best") not in run_folder.TESTED_CHECKPOINTS:
         raise ValueError(
             f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"

@@ -22,19 +22,20 @@ def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.nda
     """
     size = datasets.num_examples(split)
     training = run.config.training
-    bucket_width = training.get("bucket_width", 0)
-    outputs = []
-    batches = datasets.padded_batches(split, training.eval_batch_size, bucket_width=bucket_width)
+    # Each batch carries its examples' indices, so bucketed (length-sorted) batches can be put
+    # back in the split's order.
+    indexed = {**split, "index": np.arange(size)}
+    batches = datasets.padded_batches(
+        indexed, training.eval_batch_size, bucket_width=training.get("bucket_width", 0)
+    )
+    predictions, indices = [], []
     for batch in batches:
         inputs = {k: v for k, v in batch.items() if k in ("inputs", "lengths", "weights")}
-        outputs.append(np.asarray(run.steps.predict(params, inputs)))
-    predictions = np.concatenate(outputs)[:size]
-    if not bucket_width:
-        return predictions
-    # padded_batches(bucket_width=W) takes the examples in this (stable) order of length.
-    order = np.argsort(np.asarray(split["lengths"]), kind="stable")
-    restored = np.empty_like(predictions)
-    restored[order] = predictions
+        real = batch["weights"] == 1.0
+        predictions.append(np.asarray(run.steps.predict(params, inputs))[real])
+        indices.append(batch["index"][real])
+    restored = np.empty((size, *predictions[0].shape[1:]), predictions[0].dtype)
+    restored[np.concatenate(indices)] = np.concatenate(predictions)
     return restored
 
 
