@@ -8,7 +8,7 @@ Commands (this project's prepared copy of the data lies beside the checkout)::
     python experiments/imdb.py predict --workdir runs/imdb "A wonderful film." "Dull and long."
 
 Variants: ``""`` the seed's model, Embedding 128 -> LSTM 64 (dropout 0.2, recurrent dropout
-0.2) -> Dense(1) with a sigmoid, 5 epochs; ``"best"`` Embedding 128 -> bidirectional GRU 128
+0.2) -> Dense(1) with a sigmoid, 5 epochs; ``"best"`` Embedding 128 -> bidirectional GRU 192
 (input dropout 0.5) -> max pooling over the valid steps -> Dense(1), reviews up to 1,000 tokens
 in length-bucketed batches, 4 epochs; ``"smoke"`` a tiny model for the tests (on
 ``tfds.testing.mock_data``).
@@ -28,17 +28,25 @@ bi-GRU 64, mean pooling, maxlen 400, 4 epochs                    0.8787     0.89
 bi-GRU 64, mean, vocab 20k, maxlen 500, dropout 0.5, 3 epochs    0.8784     0.9010      124-129
 bi-GRU 64, mean, vocab 20k, maxlen 600, dropout 0.5, 2 epochs    0.8793     0.9034      (loaded)
 bi-GRU 64, max, vocab 20k, maxlen 1000, bucketed, 3 epochs       0.8850     0.9074      103-225
-``best`` (bi-GRU 128, max, maxlen 1000, bucketed), epoch 2       0.8884     0.9088      163-277
-``best``, last epoch (4), the tested checkpoint                  0.8895     0.9146      163-277
-``best`` with AdamW, weight decay 0.1, last epoch                0.8865     0.9098      229-402
-``best`` with attention pooling, epoch 3 of 4 (stopped)          --         0.9010      267-456
+bi-GRU 128, max, maxlen 1000, bucketed, 4 epochs, epoch 2        0.8884     0.9088      163-277
+bi-GRU 128, as above, last epoch (4)                             0.8895     0.9146      163-277
+bi-GRU 128, last epoch, AdamW, weight decay 0.1                  0.8865     0.9098      229-402
+bi-GRU 128, attention pooling, epoch 3 of 4 (stopped)            --         0.9010      267-456
+bi-GRU 128, last epoch, seed 1                                   0.8882     0.9006      234-329
+``best`` (bi-GRU 192, max, maxlen 1000, bucketed), last epoch    0.8963     0.9118      264-387
+``best``, seed 1 (``--config.seed=1``)                           0.8944     0.9062      311-448
 ==============================================================  =========  ==========  =========
 
-The ``best`` variant reaches 0.8895 on the test split, just under 0.89. Its validation loss is
-lowest after epoch 2 while its validation accuracy keeps rising to the end of the cosine
-schedule, so it tests the last epoch (the lowest-loss epoch scores 0.8884). Validation
-accuracy runs about 2.5 points above test accuracy because the validation reviews come from the
-training split, whose movies differ from the test split's.
+The ``best`` variant reaches 0.8963 on the test split (0.8944 with seed 1, which also draws
+another validation split). It was chosen over the bi-GRU 128 on validation accuracy, by a
+rule fixed after the seed-0 runs (which favoured 128 on validation and 192 on test) and before
+the seed-1 runs: both sizes on seeds 0 and 1, the higher mean last-epoch validation accuracy
+wins (192: 0.9090, 128: 0.9076). The seed-1 test accuracies were read after the choice; the
+mean test accuracies are 0.8954 (192) and 0.8889 (128). Validation loss is lowest after epoch 2 while validation
+accuracy keeps rising to the end of the cosine schedule, so the last epoch is tested.
+Validation accuracy runs 1-2.5 points above test accuracy because the validation reviews come
+from the training split, whose movies differ from the test split's. The seed-1 and bi-GRU 192
+times were measured with two or three other jobs on the two cores.
 Length bucketing (``training.bucket_width``) trims every batch to its longest review rounded up
 to 50 tokens: the median review has 174 tokens, and the mean training batch runs 268 steps
 instead of 1,000 (18 widths, one compilation each), fewer than an unbucketed epoch at maxlen
@@ -108,7 +116,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         config.data.vocab_size = 20_000
         config.data.maxlen = 1000  # cuts 0.2-0.3% of the reviews (median 174 tokens)
         config.model.cell = "gru"
-        config.model.hidden_sizes = (128,)
+        config.model.hidden_sizes = (192,)  # chosen over 128 on validation, see the docstring
         config.model.bidirectional = True
         config.model.pooling = "max"
         config.model.dropout = 0.5
