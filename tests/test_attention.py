@@ -14,7 +14,7 @@ import pytest
 from flax import nnx
 
 from gru_lstm_jax.data import BOS_ID, EOS_ID, PAD_ID, make_reverse_data, reverse_vocab_size
-from gru_lstm_jax.models import SequenceClassifier
+from gru_lstm_jax.models import SequenceClassifier, TextClassifier
 from gru_lstm_jax.models.seq2seq import (
     Seq2SeqAttention,
     exact_match,
@@ -161,6 +161,48 @@ def test_classifier_attention_pooling_ignores_padding(bidirectional, rng):
     np.testing.assert_allclose(classify(model, padded, lengths), logits, atol=1e-5)
     changed = xs.at[1, 3:].set(100.0)
     np.testing.assert_allclose(classify(model, changed, lengths), logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_classifier_attention_weights_match_numpy_and_give_the_logits(bidirectional, rng):
+    model = SequenceClassifier(
+        "gru", 2, (5,), num_outputs=3, bidirectional=bidirectional, pooling="attention",
+        rngs=nnx.Rngs(1),
+    )  # fmt: skip
+    xs = jnp.asarray(rng.normal(size=(4, 6, 2)), jnp.float32)
+    lengths = jnp.array([6, 3, 1, 4])
+    weights = np.asarray(
+        nnx.jit(lambda m, x, n: m.attention_weights(x, lengths=n))(model, xs, lengths)
+    )
+    assert weights.shape == (4, 6)
+    encoded = np.asarray(model.encoder(xs, lengths=lengths))
+    valid = np.arange(6)[None, :] < np.asarray(lengths)[:, None]
+    query = np.broadcast_to(np.asarray(model.pooling_query[...]), (4, encoded.shape[-1]))
+    np.testing.assert_allclose(
+        weights, _numpy_attention(model.attention, query, encoded, valid), atol=1e-5
+    )
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
+    assert not weights[~valid].any()
+    context = np.einsum("bt,btd->bd", weights, encoded)
+    kernel, bias = np.asarray(model.head.kernel[...]), np.asarray(model.head.bias[...])
+    np.testing.assert_allclose(model(xs, lengths=lengths), context @ kernel + bias, atol=1e-5)
+
+
+def test_attention_weights_need_attention_pooling():
+    model = SequenceClassifier("gru", 2, (5,), pooling="max", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"attention_weights needs pooling='attention'.*'max'"):
+        model.attention_weights(jnp.zeros((1, 3, 2)))
+
+
+def test_text_classifier_attention_weights_are_the_classifiers_over_embeddings(rng):
+    model = TextClassifier("lstm", 11, 4, (5,), pooling="attention", rngs=nnx.Rngs(0))
+    ids = jnp.asarray(rng.integers(2, 11, size=(3, 7)), jnp.int32)
+    lengths = jnp.array([7, 2, 5])
+    ids = jnp.where(jnp.arange(7)[None, :] < lengths[:, None], ids, 0)
+    expected = model.classifier.attention_weights(model.embed(ids), lengths=lengths)
+    np.testing.assert_allclose(model.attention_weights(ids, lengths=lengths), expected)
+    with pytest.raises(ValueError, match="ids must be integer token ids"):
+        model.attention_weights(jnp.zeros((3, 7)), lengths=lengths)
 
 
 def test_classifier_rejects_unknown_pooling():

@@ -78,23 +78,46 @@ class SequenceClassifier(nnx.Module):
         self, xs: jax.Array, *, lengths: jax.Array | None = None, mask: jax.Array | None = None
     ) -> jax.Array:
         """Maps ``(B, T, F)`` sequences (optionally with ``lengths``/``mask``) to ``(B, K)``."""
+        pooled, _ = self._encode_and_pool(xs, lengths, mask)
+        return self.head(pooled)
+
+    def attention_weights(
+        self, xs: jax.Array, *, lengths: jax.Array | None = None, mask: jax.Array | None = None
+    ) -> jax.Array:
+        """The attention pooling's weights ``(B, T)`` over the steps of ``(B, T, F)`` inputs.
+
+        Each row sums to 1 over the valid steps and is 0 on padding; the logits of
+        ``__call__`` are ``head(sum_t weights[:, t, None] * encoded[:, t])``.
+
+        Raises:
+            ValueError: if the model's pooling is not ``"attention"``.
+        """
+        if self.pooling != "attention":
+            raise ValueError(
+                f"attention_weights needs pooling='attention'; this model pools with "
+                f"{self.pooling!r}"
+            )
+        _, weights = self._encode_and_pool(xs, lengths, mask)
+        return weights
+
+    def _encode_and_pool(
+        self, xs: jax.Array, lengths: jax.Array | None, mask: jax.Array | None
+    ) -> tuple[jax.Array, jax.Array | None]:
+        """Encodes and pools: ``(pooled (B, D), attention weights (B, T) or None)``."""
         encoded = self.encoder(xs, lengths=lengths, mask=mask)
+        if self.pooling == "last":
+            return encoded, None
+        valid = sequence_mask(lengths, mask, *encoded.shape[:2])
         if self.pooling == "mean":
-            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
             if valid is None:
-                encoded = encoded.mean(axis=1)
-            else:
-                count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1)
-                encoded = encoded.sum(axis=1) / count
-        elif self.pooling == "max":
-            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
+                return encoded.mean(axis=1), None
+            count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1)
+            return encoded.sum(axis=1) / count, None
+        if self.pooling == "max":
             if valid is None:
-                encoded = encoded.max(axis=1)
-            else:
-                masked = jnp.where(valid[..., None], encoded, -jnp.inf)
-                encoded = jnp.where(valid.any(axis=1)[:, None], masked.max(axis=1), 0.0)
-        elif self.pooling == "attention":
-            valid = sequence_mask(lengths, mask, *encoded.shape[:2])
-            query = jnp.broadcast_to(self.pooling_query[...], (encoded.shape[0], encoded.shape[-1]))
-            encoded, _ = self.attention(query, encoded, mask=valid)
-        return self.head(encoded)
+                return encoded.max(axis=1), None
+            masked = jnp.where(valid[..., None], encoded, -jnp.inf)
+            return jnp.where(valid.any(axis=1)[:, None], masked.max(axis=1), 0.0), None
+        query = jnp.broadcast_to(self.pooling_query[...], (encoded.shape[0], encoded.shape[-1]))
+        context, weights = self.attention(query, encoded, mask=valid)
+        return context, weights[..., 0]

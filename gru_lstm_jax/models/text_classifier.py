@@ -54,10 +54,23 @@ class TextClassifier(nnx.Module):
 
     def __call__(self, ids: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
         """Maps token ids ``(B, T)`` with ``lengths`` ``(B,)`` to logits ``(B, K)``."""
+        return self.classifier(self.embed(self._check_ids(ids)), lengths=lengths)
+
+    def attention_weights(self, ids: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
+        """The attention pooling's weights ``(B, T)`` over token ids ``(B, T)``.
+
+        See :meth:`~gru_lstm_jax.models.SequenceClassifier.attention_weights`; a model whose
+        pooling is not ``"attention"`` raises ``ValueError``.
+        """
+        embedded = self.embed(self._check_ids(ids))
+        return self.classifier.attention_weights(embedded, lengths=lengths)
+
+    @staticmethod
+    def _check_ids(ids: jax.Array) -> jax.Array:
         ids = jnp.asarray(ids)
         if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
             raise ValueError(
                 f"ids must be integer token ids of shape (batch, time); got {ids.dtype} "
                 f"{tuple(ids.shape)}"
             )
-        return self.classifier(self.embed(ids), lengths=lengths)
+        return ids
