@@ -22,9 +22,11 @@ peak. FLOPs per step follow ``benchmark_impls.train_step_flops``.
 The JAX implementations run on ``jax.devices()[0]`` and PyTorch on CUDA when it is available,
 so the same command benchmarks a CPU or a GPU machine; the devices are recorded. PyTorch is
 timed when it is importable (``pip install -e ".[bench]"``) and skipped with a note otherwise.
-On a CPU shared with other work, PyTorch's OpenMP threads spin while they wait and its steps
-slow down tenfold or more; ``OMP_WAIT_POLICY=PASSIVE`` in the environment avoids that (each
-worker's settings and the relevant environment variables are recorded).
+Benchmark on a machine with nothing else running and ``OMP_WAIT_POLICY`` unset, so that
+PyTorch's OpenMP threads spin between operations as they are built to. ``OMP_WAIT_POLICY=PASSIVE``
+makes them sleep, which slowed PyTorch's small steps sixfold here (sine LSTM); it is only the
+lesser evil on a CPU shared with other work, where spinning threads slow down tenfold or more.
+Each worker's settings and the relevant environment variables are recorded.
 
 Writes ``benchmark.json`` (machine, options, every worker's raw step times, the peak runs and
 the summary) and ``benchmark.md`` (a table per workload and cell) into ``--workdir``.
