@@ -86,8 +86,10 @@ class SequenceClassifier(nnx.Module):
     ) -> jax.Array:
         """The attention pooling's weights ``(B, T)`` over the steps of ``(B, T, F)`` inputs.
 
-        Each row sums to 1 over the valid steps and is 0 on padding; the logits of
-        ``__call__`` are ``head(sum_t weights[:, t, None] * encoded[:, t])``.
+        Each row sums to 1 over the valid steps and is 0 on padding (all 0 for a sequence
+        with no valid step); the logits of ``__call__`` are
+        ``head(sum_t weights[:, t, None] * encoded[:, t])``, ``encoded`` being the encoder's
+        ``(B, T, D)`` outputs.
 
         Raises:
             ValueError: if the model's pooling is not ``"attention"``.
