@@ -146,14 +146,19 @@ def test_bad_mask_dtype_and_projected_keys(attention):
         AdditiveAttention(DQ, DK, 0, rngs=nnx.Rngs(0))
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_classifier_attention_pooling_ignores_padding(bidirectional, rng):
+def _attention_classifier(cell, bidirectional, rng, seed):
+    """An attention-pooled classifier (F 2, H 5, K 3) with inputs (4, 6, 2) and their lengths."""
     model = SequenceClassifier(
-        "lstm", 2, (5,), num_outputs=3, bidirectional=bidirectional, pooling="attention",
-        rngs=nnx.Rngs(0),
+        cell, 2, (5,), num_outputs=3, bidirectional=bidirectional, pooling="attention",
+        rngs=nnx.Rngs(seed),
     )  # fmt: skip
     xs = jnp.asarray(rng.normal(size=(4, 6, 2)), jnp.float32)
-    lengths = jnp.array([6, 3, 1, 4])
+    return model, xs, jnp.array([6, 3, 1, 4])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_classifier_attention_pooling_ignores_padding(bidirectional, rng):
+    model, xs, lengths = _attention_classifier("lstm", bidirectional, rng, seed=0)
     classify = nnx.jit(lambda model, xs, lengths: model(xs, lengths=lengths))
     logits = classify(model, xs, lengths)
     assert logits.shape == (4, 3)
@@ -165,12 +170,7 @@ def test_classifier_attention_pooling_ignores_padding(bidirectional, rng):
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_classifier_attention_weights_match_numpy_and_give_the_logits(bidirectional, rng):
-    model = SequenceClassifier(
-        "gru", 2, (5,), num_outputs=3, bidirectional=bidirectional, pooling="attention",
-        rngs=nnx.Rngs(1),
-    )  # fmt: skip
-    xs = jnp.asarray(rng.normal(size=(4, 6, 2)), jnp.float32)
-    lengths = jnp.array([6, 3, 1, 4])
+    model, xs, lengths = _attention_classifier("gru", bidirectional, rng, seed=1)
     weights = np.asarray(
         nnx.jit(lambda m, x, n: m.attention_weights(x, lengths=n))(model, xs, lengths)
     )

@@ -240,6 +240,18 @@ def test_unwritable_workdir_and_changed_config(tmp_path):
     assert (tmp_path / "run" / "results.json").read_text() == before
 
 
+def test_check_same_config_accepts_its_own_json_and_refuses_another(tmp_path):
+    config = sine.get_config("smoke")  # hidden_sizes is a tuple; JSON gives it back as a list
+    settings = run_folder.check_same_config(tmp_path, config)
+    assert list(tmp_path.iterdir()) == []  # writes nothing
+    assert settings["model"]["hidden_sizes"] == [8]
+    run_folder.write_json(tmp_path / "config.json", settings)
+    assert run_folder.check_same_config(tmp_path, config) == settings
+    config.model.hidden_sizes = (16,)
+    with pytest.raises(ValueError, match="holds a study with a different config"):
+        run_folder.check_same_config(tmp_path, config, "study")
+
+
 def test_objectives_match_numpy():
     predictions = np.array([[0.5], [-1.0], [2.0]], np.float32)
     targets = np.array([[1.0], [0.0], [1.0]], np.float32)

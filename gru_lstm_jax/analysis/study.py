@@ -6,7 +6,6 @@ to the models and run folders of the training layer.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -145,15 +144,9 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
             nothing is written then.
     """
     path = run_folder.check_writable(workdir)
-    settings = json.loads(config.to_json())
-    saved = path / "config.json"
-    if saved.exists() and run_folder.read_json(saved) != settings:
-        raise ValueError(
-            f"workdir {str(path)!r} holds a gradient-flow study with a different config; run it "
-            "again with the same config or choose a new workdir"
-        )
+    settings = run_folder.check_same_config(path, config, "gradient-flow study")
     path.mkdir(parents=True, exist_ok=True)
-    run_folder.write_json(saved, settings)
+    run_folder.write_json(path / "config.json", settings)
     batch_size = config.batch_size
     curves: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {"length": config.xor.data.length, "cells": {}}

@@ -229,8 +229,8 @@ def check_bucket_width(bucket_width: object, name: str, *, allow_zero: bool = Tr
     """Raises ``ValueError`` naming ``name`` unless ``bucket_width`` is a positive int (or 0)."""
     bad = isinstance(bucket_width, bool) or not isinstance(bucket_width, int)
     if bad or bucket_width < (0 if allow_zero else 1):
-        kind = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(f"{name} must be {kind} int (0: no bucketing); got {bucket_width!r}")
+        kind = "a non-negative int (0: no bucketing)" if allow_zero else "a positive int"
+        raise ValueError(f"{name} must be {kind}; got {bucket_width!r}")
 
 
 def _check_bucket_width(

@@ -10,7 +10,6 @@ checkpoint and ends where an uninterrupted run would.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import statistics
@@ -198,15 +197,6 @@ def train_epoch(run: Run, state: TrainState, epoch: int, progress: tqdm) -> tupl
     return state, means
 
 
-def _check_resumable(workdir: Any, config: ml_collections.ConfigDict) -> None:
-    saved = workdir / "config.json"
-    if saved.exists() and run_folder.read_json(saved) != json.loads(config.to_json()):
-        raise ValueError(
-            f"workdir {str(workdir)!r} holds a run with a different config; resume it with the "
-            "same config or choose a new workdir"
-        )
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
     """Trains, validates every epoch, tests one checkpoint once and writes the run folder.
 
@@ -232,9 +222,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     started_run = time.perf_counter()
     path = run_folder.check_writable(workdir)
     run = prepare_run(config)
-    _check_resumable(path, config)
+    settings = run_folder.check_same_config(path, config)
     path.mkdir(parents=True, exist_ok=True)
-    run_folder.write_json(path / "config.json", json.loads(config.to_json()))
+    run_folder.write_json(path / "config.json", settings)
 
     training = config.training
     last, best = run_folder.checkpoint_managers(path, training.checkpoints_to_keep)

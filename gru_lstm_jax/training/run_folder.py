@@ -18,6 +18,7 @@ import jax
 import orbax.checkpoint as ocp
 
 __all__ = [
+    "check_same_config",
     "check_writable",
     "checkpoint_managers",
     "read_json",
@@ -50,6 +51,30 @@ def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
             f"workdir {str(path)!r} cannot be written ({str(existing)!r} is not writable)"
         )
     return path
+
+
+def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> dict[str, Any]:
+    """Returns ``config`` as JSON data, refusing a ``workdir`` whose ``config.json`` differs.
+
+    Writes nothing: callers check before they create any file, then write the returned value
+    to ``workdir / "config.json"``.
+
+    Args:
+        workdir: the folder (it may not exist yet).
+        config: an ``ml_collections.ConfigDict``.
+        kind: what the folder holds, for the error message (``"run"``, ``"study"``, ...).
+
+    Raises:
+        ValueError: if ``workdir / "config.json"`` exists and holds another config.
+    """
+    settings = json.loads(config.to_json())
+    saved = workdir / "config.json"
+    if saved.exists() and read_json(saved) != settings:
+        raise ValueError(
+            f"workdir {str(workdir)!r} holds a {kind} with a different config; run it again "
+            "with the same config or choose a new workdir"
+        )
+    return settings
 
 
 def write_json(path: pathlib.Path, value: Any) -> None:

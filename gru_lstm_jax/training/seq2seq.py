@@ -120,14 +120,9 @@ def train_and_evaluate_seq2seq(
     start = time.perf_counter()
     path = run_folder.check_writable(workdir)
     learning_rate = _learning_rate(config.training)
-    saved_config = path / "config.json"
-    if saved_config.exists():
-        if run_folder.read_json(saved_config) != config.to_dict():
-            raise ValueError(
-                f"workdir {str(path)!r} holds a run with a different config; choose a new workdir"
-            )
-        if (path / "results.json").exists():
-            return run_folder.read_json(path / "results.json")
+    settings = run_folder.check_same_config(path, config)
+    if (path / "results.json").exists():
+        return run_folder.read_json(path / "results.json")
     data_key, init_key = jax.random.split(jax.random.key(config.seed))
     data = make_reverse_data(data_key, **config.data)
     vocab = reverse_vocab_size(config.data.num_digits)
@@ -147,7 +142,7 @@ def train_and_evaluate_seq2seq(
     val = exact_match(model, data["val"], training.eval_batch_size)
     test = exact_match(model, data["test"], training.eval_batch_size)
     path.mkdir(parents=True, exist_ok=True)
-    run_folder.write_json(saved_config, config.to_dict())
+    run_folder.write_json(path / "config.json", settings)
     records = [
         {"step": first + len(chunk), "train_loss": float(np.mean(chunk))}
         for first in range(0, len(losses), _LOG_EVERY_STEPS)
