@@ -229,3 +229,29 @@ def test_other_activations_have_no_split():
     assert get_cell("gru", activation=jax.nn.relu).split is None
     assert get_cell("rnn", activation=jax.nn.relu).split is None
     assert get_cell("lstm", chrono_max_length=10).split is not None
+
+
+@pytest.mark.parametrize(("name", "blocks"), [("lstm", 1), ("lstm", 2), ("gru", 1), ("rnn", 5)])
+def test_any_dividing_block_count_gives_the_same_numbers(name, blocks, rng):
+    # The built-in cells read their gates as blocks (LSTM 4, GRU 3); reading fewer, or blocks
+    # that cut across gates, is slower but must compute the same values and derivatives.
+    cell, params, xs, carry = _setup(name, rng)
+    assert cell.split.blocks == {"lstm": 4, "gru": 3, "rnn": 1}[name]
+    other = dataclasses.replace(cell, split=dataclasses.replace(cell.split, blocks=blocks))
+    weights = _weights(cell, rng)
+    for reverse, valid in [(False, {}), (True, {"lengths": jnp.array([T, 3, 0, 1])})]:
+        ref_loss, ref_run = _loss_and_outputs(cell, "reference", reverse, valid, weights)
+        loss, run = _loss_and_outputs(other, "fused", reverse, valid, weights)
+        _assert_close(jax.jit(run)(params, xs, carry), ref_run(params, xs, carry))
+        _assert_close(
+            jax.value_and_grad(loss, argnums=(0, 1, 2))(params, xs, carry),
+            jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(params, xs, carry),
+        )
+
+
+@pytest.mark.parametrize("blocks", [0, 2, 2.0, True])
+def test_block_count_that_does_not_divide_the_projection_is_refused(blocks, rng):
+    cell, params, xs, _ = _setup("gru", rng)  # K = 3H = 15
+    bad = dataclasses.replace(cell, split=dataclasses.replace(cell.split, blocks=blocks))
+    with pytest.raises(ValueError, match=r"blocks=.*positive int dividing the projection width"):
+        run_scan(bad, params, xs, hidden_size=H, implementation="fused")

@@ -89,6 +89,12 @@ class SplitStep:
         additive: whether ``forward`` depends on ``xp_t`` and ``hp_t`` only through their sum
             (then ``K == K_h`` and ``tangent`` gets ``d_xp + d_hp`` as ``d_xp`` and ``None`` as
             ``d_hp``).
+        blocks: the number of equal column blocks (the gates) in which ``forward`` and
+            ``tangent`` read ``xp_t`` and ``saved_t``; it must divide ``K``. The recurrence
+            reads each block of a step with its own slice, and a step that splits ``xp_t`` (or
+            ``saved_t``) into these blocks before any arithmetic on it lets XLA vectorise the
+            gate math (on CPU, 4-6x faster than reading one ``(B, K)`` row and splitting it).
+            ``1`` reads the row whole. The results are the same for any valid value.
     """
 
     step: Callable[..., tuple[Any, Any]]
@@ -96,6 +102,7 @@ class SplitStep:
     forward: Callable[..., tuple[Any, Any, Any]]
     tangent: Callable[..., Any]
     additive: bool = False
+    blocks: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -362,6 +362,7 @@ def _gru_cell(
             functools.partial(gru_split_weights, reset_after=reset_after),
             functools.partial(gru_split_forward, reset_after=reset_after),
             functools.partial(gru_split_tangent, reset_after=reset_after),
+            blocks=3,
         )
     return Cell(name, init, gru_initial_carry, gru_project, step, gates, split)
 

@@ -176,7 +176,10 @@ def lstm_split_forward(
         ``[g i(1-i), c f(1-f), i (1-g²), tanh(c') o(1-o)]``, ``f`` ``(B, H)`` and
         ``q = o (1 - tanh²(c'))`` ``(B, H)``.
     """
-    zi, zf, zg, zo = jnp.split(xp_t + hp_t, 4, axis=-1)
+    # Split before adding, so that each gate reads its own columns of xp_t and hp_t.
+    zi, zf, zg, zo = (
+        x + h for x, h in zip(jnp.split(xp_t, 4, axis=-1), jnp.split(hp_t, 4, axis=-1), strict=True)
+    )
     i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zg), jax.nn.sigmoid(zo)
     c = f * carry.c + i * g
     tanh_c = jnp.tanh(c)
@@ -285,7 +288,7 @@ def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | No
     if gate_activation is jax.nn.sigmoid and activation is jnp.tanh:
         # The split's derivative is written for sigmoid and tanh; other activations run the
         # reference scan, which differentiates them automatically.
-        split = SplitStep(step, lstm_split_weights, lstm_split_forward, lstm_split_tangent, True)
+        split = SplitStep(step, lstm_split_weights, lstm_split_forward, lstm_split_tangent, True, 4)
     return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates, split)
 
 
