@@ -24,8 +24,8 @@ Usage (from the repository root)::
 It writes ``memory.json`` and ``memory.md`` to ``--workdir`` and prints the table. At the
 default size (B = 16, T = 10,000, I = 32, H = 256) it took 1.5 minutes on this project's 2-core
 CPU (shared with other jobs) and needs 3 GB of RAM (the GRU without remat peaks at 2.7 GB RSS).
-With remat the step needs 669 MiB compiled (LSTM) and 511 MiB (GRU), against 2,074 and
-2,229 MiB without.
+With remat the step needs 669 MiB compiled (LSTM) and 511 MiB (GRU), against 2,075 and
+2,230 MiB without.
 """
 
 from __future__ import annotations
