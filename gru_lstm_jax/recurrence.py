@@ -332,8 +332,9 @@ def _fused_scan(
             f"positive int dividing the projection width K={width}"
         )
     batch, time = xs.shape[:2]
-    # Time-major inside, so that every step reads and writes one contiguous (B, K) block; the
-    # input is transposed before the projection because it is narrower than xp.
+    # Time-major inside, so that every step reads and writes its own contiguous (B, K) row (read
+    # one gate block at a time, see _read_blocks); the input is transposed before the
+    # projection because it is narrower than xp.
     xs_tm = jnp.swapaxes(xs, 0, 1).reshape(time * batch, xs.shape[2])
     xw = (xs_tm @ weights.kernel).reshape(time, batch, -1)
     valid_tm = None if valid is None else jnp.swapaxes(valid, 0, 1)
