@@ -22,15 +22,10 @@ def _temporary_files_under_basetemp(tmp_path_factory):
     with old test runs instead of piling up in the system's ``/tmp``.
     """
     directory = str(tmp_path_factory.mktemp("tempfile"))
-    previous_tempdir, previous_env = tempfile.tempdir, os.environ.get("TMPDIR")
-    tempfile.tempdir = directory
-    os.environ["TMPDIR"] = directory
-    yield
-    tempfile.tempdir = previous_tempdir
-    if previous_env is None:
-        os.environ.pop("TMPDIR", None)
-    else:
-        os.environ["TMPDIR"] = previous_env
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", directory)
+        patch.setenv("TMPDIR", directory)
+        yield
 
 
 @pytest.fixture

@@ -288,7 +288,14 @@ def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | No
     if gate_activation is jax.nn.sigmoid and activation is jnp.tanh:
         # The split's derivative is written for sigmoid and tanh; other activations run the
         # reference scan, which differentiates them automatically.
-        split = SplitStep(step, lstm_split_weights, lstm_split_forward, lstm_split_tangent, True, 4)
+        split = SplitStep(
+            step,
+            lstm_split_weights,
+            lstm_split_forward,
+            lstm_split_tangent,
+            additive=True,
+            blocks=4,
+        )
     return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates, split)
 
 

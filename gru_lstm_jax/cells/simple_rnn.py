@@ -173,7 +173,7 @@ def _simple_rnn_cell(activation: Callable) -> Cell:
             simple_rnn_split_weights,
             simple_rnn_split_forward,
             simple_rnn_split_tangent,
-            True,
+            additive=True,
         )
     return Cell(
         "rnn", simple_rnn_init, simple_rnn_initial_carry, simple_rnn_project, step, split=split
