@@ -26,7 +26,10 @@ Benchmark on a machine with nothing else running and ``OMP_WAIT_POLICY`` unset, 
 PyTorch's OpenMP threads spin between operations as they are built to. ``OMP_WAIT_POLICY=PASSIVE``
 makes them sleep, which slowed PyTorch's small steps sixfold here (sine LSTM); it is only the
 lesser evil on a CPU shared with other work, where spinning threads slow down tenfold or more.
-Each worker's settings and the relevant environment variables are recorded.
+Each worker's settings and the relevant environment variables are recorded, with the minor
+page faults per timed step (Linux and macOS): a step whose temporary buffers are mapped afresh
+on every call (XLA's, above glibc's 32 MiB ``mmap`` ceiling) takes thousands; the README's
+"Speed" section gives the ``GLIBC_TUNABLES`` that keep freed memory for reuse instead.
 
 Writes ``benchmark.json`` (machine, options, every worker's raw step times, the peak runs and
 the summary) and ``benchmark.md`` (a table per workload and cell) into ``--workdir``.
@@ -49,6 +52,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
 import benchmark_impls
 from benchmark_impls import CELLS, IMPLS, WORKLOADS, Workload
 
@@ -61,7 +69,8 @@ WORKER_TIMEOUT_S = 1800
 # Environment variables that change how fast the workers run.
 RECORDED_ENVIRONMENT = (
     "XLA_FLAGS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
-    "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", "GLIBC_TUNABLES",
+    "MALLOC_ARENA_MAX", "LD_PRELOAD",
 )  # fmt: skip
 IMPL_LABELS = {
     ("ours", "lstm"): "ours (gru_lstm_jax.LSTM)",
@@ -208,6 +217,11 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
     )
 
 
+def _minor_page_faults() -> int | None:
+    """This process's minor page faults so far (``None`` without the ``resource`` module)."""
+    return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def time_training(
     impl: str, cell: str, workload: Workload, *, warmup: int, repeats: int, seed: int = 0
 ) -> dict[str, Any]:
@@ -224,7 +238,9 @@ def time_training(
     Returns:
         A JSON-able dict: ``device``, ``settings``, ``build_s`` (model and data), ``compile_s``
         (the first step: trace, compile and run for JAX), ``step_times_s`` (``repeats``
-        floats), ``median_step_s``, ``first_loss`` and ``last_loss``.
+        floats), ``median_step_s``, ``page_faults_per_step`` (the process's minor page faults
+        over the timed steps, per step; ``None`` where the ``resource`` module is missing),
+        ``first_loss`` and ``last_loss``.
     """
     start = time.perf_counter()
     trainer = benchmark_impls.build_trainer(impl, cell, workload, seed=seed)
@@ -236,10 +252,12 @@ def time_training(
     for _ in range(warmup):
         trainer.step()
     step_times = []
+    faults_before = _minor_page_faults()
     for _ in range(repeats):
         start = time.perf_counter()
         trainer.step()
         step_times.append(time.perf_counter() - start)
+    faults = _minor_page_faults()
     return {
         "device": trainer.device,
         "settings": trainer.settings(),
@@ -247,6 +265,7 @@ def time_training(
         "compile_s": compile_s,
         "step_times_s": step_times,
         "median_step_s": statistics.median(step_times),
+        "page_faults_per_step": None if faults is None else (faults - faults_before) / repeats,
         "first_loss": first_loss,
         "last_loss": trainer.loss(),
     }
@@ -394,6 +413,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
     step (``benchmark_impls.train_step_flops``), achieved GFLOP/s and its fraction of the
     median peak. For ``ours``, ``speedup_vs_fastest_other`` is our steps/s over the highest
     steps/s of the other implementations (``None`` when there is no other).
+    ``page_faults_per_step`` is the median over the rounds that report it (``None`` if none).
 
     Args:
         runs: training worker results as returned by :func:`run_rounds`.
@@ -413,6 +433,11 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
         median_step = statistics.median(round_medians)
         flops = benchmark_impls.train_step_flops(cell, shape)
         gflops = flops / median_step / 1e9
+        faults = [
+            run["page_faults_per_step"]
+            for run in group
+            if run.get("page_faults_per_step") is not None
+        ]
         rows.append(
             {
                 "workload": workload,
@@ -429,6 +454,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
                 "flops_per_step": flops,
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
+                "page_faults_per_step": statistics.median(faults) if faults else None,
                 "speedup_vs_fastest_other": None,
             }
         )
@@ -507,6 +533,10 @@ def _format_speedup(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}x"
 
 
+def _format_faults(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as markdown: a header describing the run and one table per workload and cell.
 
@@ -543,8 +573,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{options['rounds']} interleaved rounds (each implementation in its own process) of "
         f"the median of {options['repeats']} timed steps after {options['warmup']} warm-up "
         f"steps. Compile s: the first step (trace, compile and run; for PyTorch its first "
-        f"step). FLOPs per step: 3 x 2·B·T·(I+H)·G·H, G = 4 (LSTM) or 3 (GRU). Speed-up: "
-        f"ours over the fastest other implementation.",
+        f"step). FLOPs per step: 3 x 2·B·T·(I+H)·G·H, G = 4 (LSTM) or 3 (GRU). Page faults: the "
+        f"worker's minor page faults per timed step. Speed-up: ours over the fastest other "
+        f"implementation.",
     ]
     lines += [f"\nNote: {note}." for note in report["notes"]]
     tables: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -556,14 +587,16 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             f"### {workload} ({shape.describe()}), {cell.upper()}",
             "",
-            "| implementation | steps/s | ms/step | compile s | GFLOP/s | % of peak | speed-up |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| implementation | steps/s | ms/step | compile s | GFLOP/s | % of peak "
+            "| page faults/step | speed-up |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows:
             lines.append(
                 f"| {IMPL_LABELS[row['impl'], row['cell']]} | {row['steps_per_s']:.1f} "
                 f"| {row['ms_per_step']:.2f} | {row['compile_s']:.2f} | {row['gflops']:.2f} "
                 f"| {100 * row['peak_fraction']:.1f}% "
+                f"| {_format_faults(row['page_faults_per_step'])} "
                 f"| {_format_speedup(row['speedup_vs_fastest_other'])} |"
             )
     return "\n".join(lines) + "\n"

@@ -33,9 +33,11 @@ def main(argv: list[str]) -> None:
         config.model.cell = cell
         runs[cell] = workdir / cell
         results = train_and_evaluate(config, runs[cell])
-        test = results["final"]["test"]
+        test, reference = results["final"]["test"], results["references"]["test"]
         print(
-            f"{cell}: test MSE {test['loss']:.4f}, MAE {test['mae']:.4f}, "
+            f"{cell}: test MSE {test['loss']:.4f} (noise-free sine {reference['noise_free']:.4f}, "
+            f"per-window sine fit {reference['sine_fit']:.4f}, ridge AR "
+            f"{reference['linear_ar']:.4f}), MAE {test['mae']:.4f}, "
             f"{results['num_params']:,} params, {results['wall_time_s']:.0f} s -> {runs[cell]}"
         )
     if len(runs) > 1:

@@ -136,6 +136,7 @@ def test_worker_process_reports_positive_finite_timings(monkeypatch):
     for value in (*result["step_times_s"], result["build_s"], result["compile_s"]):
         assert math.isfinite(value) and value > 0
     assert result["median_step_s"] == statistics.median(result["step_times_s"])
+    assert result["page_faults_per_step"] >= 0  # counted by the worker through getrusage
     assert math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
 
 
@@ -189,6 +190,8 @@ def _synthetic_runs():
         "flax_nnx": [0.008, 0.0081, 0.002],
     }
     compile_times = {"ours": [2.0, 1.0, 3.0], "flax_linen": [1.5] * 3, "flax_nnx": [0.5, 9, 1]}
+    # Medians: ours 20; linen never reported (a platform without getrusage); nnx 6 of two.
+    faults = {"ours": [10.0, 30000.0, 20.0], "flax_linen": [None] * 3, "flax_nnx": [None, 5, 7]}
     common = {"workload": "sine", "workload_shape": shape, "cell": "lstm", "device": "cpu"}
     settings = {"ours": {"jax_default_matmul_precision": None}, "flax_linen": {}, "flax_nnx": {}}
     return [
@@ -197,6 +200,7 @@ def _synthetic_runs():
             "impl": impl,
             "median_step_s": times[index],
             "compile_s": compile_times[impl][index],
+            "page_faults_per_step": faults[impl][index],
             "settings": settings[impl],
             **common,
         }
@@ -212,9 +216,12 @@ def test_summary_takes_medians_over_rounds_and_compares_with_the_fastest_other()
     rows = {row["impl"]: row for row in summary["rows"]}
     assert list(rows) == ["ours", "flax_linen", "flax_nnx"]
     flops = 3 * 2 * 32 * 50 * (1 + 64) * 4 * 64
-    expected = {"ours": (0.004, 2.0), "flax_linen": (0.005, 1.5), "flax_nnx": (0.008, 1.0)}
-    for impl, (median, compile_s) in expected.items():
+    expected = {
+        "ours": (0.004, 2.0, 20.0), "flax_linen": (0.005, 1.5, None), "flax_nnx": (0.008, 1.0, 6)
+    }  # fmt: skip
+    for impl, (median, compile_s, faults) in expected.items():
         row = rows[impl]
+        assert row["page_faults_per_step"] == faults
         assert row["median_step_s"] == median
         assert row["steps_per_s"] == pytest.approx(1 / median)
         assert row["ms_per_step"] == pytest.approx(median * 1e3)
@@ -247,9 +254,10 @@ def test_report_files_and_markdown_table(tmp_path, monkeypatch):
     assert saved["machine"]["environment"]["OMP_WAIT_POLICY"] == "PASSIVE"
     gflops = 3 * 2 * 32 * 50 * 65 * 4 * 64 / 1e9
     ours = f"| ours (gru_lstm_jax.LSTM) | 250.0 | 4.00 | 2.00 | {gflops / 0.004:.2f} |"
-    assert ours + f" {100 * gflops / 0.004 / 20:.1f}% | 1.25x |" in text
+    assert ours + f" {100 * gflops / 0.004 / 20:.1f}% | 20 | 1.25x |" in text
     assert "| Flax NNX nnx.RNN(OptimizedLSTMCell) | 125.0 | 8.00 | 1.00 |" in text
-    assert text.count("| — |") == 2
+    assert "% | 6 | — |" in text and "% | — | — |" in text  # nnx; linen without faults
+    assert text.count(" — ") == 3
     assert not list((tmp_path / "out").glob("*.partial"))
 
 

@@ -14,6 +14,8 @@ from gru_lstm_jax.data import (
     num_examples,
     padded_batches,
     shuffled_batches,
+    sine_reference_mse,
+    sine_reference_predictions,
     steps_per_epoch,
 )
 
@@ -147,6 +149,73 @@ def test_sine_other_sizes():
 def test_sine_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_sine_data(jax.random.key(0), **kwargs)
+
+
+def test_sine_references_against_per_window_fits(sine):
+    references = sine_reference_predictions(sine, 1.5)
+    x = sine.series["x"].astype(np.float64)
+    for name in SPLITS:
+        split = getattr(sine, name)
+        index = split["target_index"]
+        np.testing.assert_array_equal(references["noise_free"][name], sine.series["clean"][index])
+        # Each window on its own: a least-squares fit with numpy's lstsq, then one step on.
+        for row in (0, len(index) // 2, len(index) - 1):
+            grid = x[index[row] - sine.window : index[row]]
+            basis = np.stack([np.sin(1.5 * grid), np.cos(1.5 * grid)], axis=1)
+            (a, b), *_ = np.linalg.lstsq(basis, split["inputs"][row, :, 0], rcond=None)
+            phase = np.arctan2(b, a)  # a sin + b cos = r sin(. + phase)
+            step = 1.5 * x[index[row]]
+            np.testing.assert_allclose(
+                references["sine_fit"][name][row], a * np.sin(step) + b * np.cos(step), atol=1e-5
+            )
+            np.testing.assert_allclose(
+                references["phase_fit"][name][row], np.sin(step + phase), atol=1e-5
+            )
+    # The ridge AR against scikit-style normal equations solved by lstsq on an augmented system.
+    windows = sine.train["inputs"][:, :, 0].astype(np.float64)
+    design = np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
+    best = None
+    for penalty in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0):
+        rows = np.sqrt(penalty) * np.eye(design.shape[1])[:-1]  # no penalty on the intercept
+        weights, *_ = np.linalg.lstsq(
+            np.concatenate([design, rows]),
+            np.concatenate([sine.train["targets"][:, 0], np.zeros(len(rows))]),
+            rcond=None,
+        )
+        val = np.concatenate(
+            [sine.val["inputs"][:, :, 0], np.ones((len(sine.val["targets"]), 1))], 1
+        )
+        val_mse = np.mean((val @ weights - sine.val["targets"][:, 0]) ** 2)
+        if best is None or val_mse < best[0]:
+            best = (val_mse, weights)
+    test = np.concatenate(
+        [sine.test["inputs"][:, :, 0], np.ones((len(sine.test["targets"]), 1))], 1
+    )
+    np.testing.assert_allclose(references["linear_ar"]["test"], test @ best[1], atol=1e-6)
+
+
+def test_sine_reference_mse_orders_the_predictors(sine):
+    mse = sine_reference_mse(sine, 1.5)
+    for name in SPLITS:
+        noise = sine.series["y"] - sine.series["clean"]
+        floor = np.mean(noise[getattr(sine, name)["target_index"]].astype(np.float64) ** 2)
+        np.testing.assert_allclose(mse[name]["noise_free"], floor, rtol=1e-6)
+        # Fitting two numbers to 50 values with noise 0.1 costs a few percent over the floor.
+        assert mse[name]["noise_free"] < mse[name]["sine_fit"] < 1.3 * mse[name]["noise_free"]
+    # Without noise the sine fits are exact, and so is a linear AR: sin obeys
+    # y_t = 2 cos(w dx) y_{t-1} - y_{t-2}.
+    clean = sine_reference_mse(make_sine_data(jax.random.key(0), noise_std=0.0), 1.5)
+    for name in SPLITS:
+        assert clean[name]["noise_free"] == 0.0
+        assert max(clean[name][p] for p in ("sine_fit", "phase_fit")) < 1e-12  # float32 series
+        assert clean[name]["linear_ar"] < 1e-6
+
+
+def test_sine_references_bad_arguments(sine):
+    with pytest.raises(ValueError, match="frequency"):
+        sine_reference_predictions(sine, float("inf"))
+    with pytest.raises(ValueError, match="penalties"):
+        sine_reference_predictions(sine, 1.5, penalties=(0.0,))
 
 
 # --- XOR --------------------------------------------------------------------------------------

@@ -59,6 +59,11 @@ def test_smoke_run_writes_every_file(config, extra_files, tmp_path):
     assert saved == json.loads(json.dumps(results))
     for split in ("train", "val", "test"):
         assert np.isfinite(saved["final"][split]["loss"])
+    if config.data.name == "sine":  # the reference predictors' MSE on the run's own data
+        data = prepare_run(config).data
+        assert saved["references"] == datasets.sine_reference_mse(data, config.data.frequency)
+    else:
+        assert "references" not in saved
     assert saved["num_params"] > 0 and saved["steps_per_s"] > 0 and saved["wall_time_s"] > 0
     assert sorted(p.name for p in (workdir / "checkpoints" / "last").iterdir()) == ["1", "2"]
     best = min(records, key=lambda r: r["val_loss"])["epoch"]
@@ -302,6 +307,8 @@ def test_experiment_scripts_with_overrides(script, config, args, run, tmp_path):
     assert str(tmp_path / run) in completed.stdout
     assert results["cell"] == args[0].split("=")[1]
     if script == "sine.py":
+        noise_free = results["references"]["test"]["noise_free"]
+        assert f"noise-free sine {noise_free:.4f}" in completed.stdout
         assert run_folder.read_json(tmp_path / run / "config.json")["model"]["hidden_sizes"] == [4]
     else:
         assert (tmp_path / "accuracy_vs_length.png").exists()

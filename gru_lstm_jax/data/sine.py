@@ -23,7 +23,16 @@ import numpy as np
 
 from gru_lstm_jax.data.checks import check_int, check_real
 
-__all__ = ["SineData", "make_sine_data"]
+__all__ = [
+    "RIDGE_PENALTIES",
+    "SineData",
+    "make_sine_data",
+    "reference_mse",
+    "reference_predictions",
+]
+
+# The ridge penalties that the linear AR reference chooses among, on the validation split.
+RIDGE_PENALTIES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
 class SineData(NamedTuple):
@@ -144,3 +153,101 @@ def make_sine_data(
         split_index={"val": val_start, "test": test_start},
         window=window,
     )
+
+
+def _sine_fit(window_x: np.ndarray, window_y: np.ndarray, target_x: np.ndarray, frequency: float):
+    """Least-squares ``a sin(w x) + b cos(w x)`` per window: ``(a, b)`` ``(N, 2)`` and features."""
+    basis = np.stack([np.sin(frequency * window_x), np.cos(frequency * window_x)], axis=-1)
+    gram = np.einsum("nwi,nwj->nij", basis, basis)
+    moments = np.einsum("nwi,nw->ni", basis, window_y)
+    coefficients = np.linalg.solve(gram, moments[..., None])[..., 0]
+    target = np.stack([np.sin(frequency * target_x), np.cos(frequency * target_x)], axis=-1)
+    return coefficients, target
+
+
+def reference_predictions(
+    data: SineData, frequency: float, penalties: tuple[float, ...] = RIDGE_PENALTIES
+) -> dict[str, dict[str, np.ndarray]]:
+    """One-step predictions of four reference predictors on every split, to judge a model by.
+
+    Each sees what a model sees, a window ``y_{i}, ..., y_{i+W-1}`` (float64 here), except the
+    first, and predicts ``y_{i+W}``:
+
+    - ``"noise_free"``: the noise-free ``sin(frequency x_{i+W})`` itself; its MSE is the floor
+      that no predictor beats on average, and it depends on the split's noise draw.
+    - ``"sine_fit"``: knows the frequency ``ω``; fits ``a sin(ω x) + b cos(ω x)`` to the window by
+      least squares and extrapolates it one step.
+    - ``"phase_fit"``: knows the frequency and the amplitude 1; takes the sine fit's phase,
+      ``(a, b) / ||(a, b)||``, and extrapolates.
+    - ``"linear_ar"``: a ridge regression ``y_{i+W} ≈ c + Σ_k θ_k y_{i+k}`` (AR(W)) fitted on
+      the training windows, with the penalty on ``θ`` chosen among ``penalties`` by validation
+      MSE; learned from the same data as a model.
+
+    Args:
+        data: the task's splits and series (:func:`make_sine_data`).
+        frequency: the sine's angular frequency (``config.data.frequency``).
+        penalties: the ridge penalties to choose from; positive.
+
+    Returns:
+        ``{predictor: {"train" | "val" | "test": (N_split,) float64}}``.
+    """
+    check_real(frequency, "frequency", "a finite number")
+    if not penalties or not all(np.isfinite(p) and p > 0 for p in penalties):
+        raise ValueError(
+            f"penalties must be a non-empty tuple of positive numbers; got {penalties!r}"
+        )
+    x = np.asarray(data.series["x"], np.float64)
+    clean = np.asarray(data.series["clean"], np.float64)
+    splits = {"train": data.train, "val": data.val, "test": data.test}
+    offsets = np.arange(-data.window, 0)
+    predictions: dict[str, dict[str, np.ndarray]] = {
+        name: {} for name in ("noise_free", "sine_fit", "phase_fit", "linear_ar")
+    }
+    for split, arrays in splits.items():
+        index = arrays["target_index"]
+        windows = np.asarray(arrays["inputs"][..., 0], np.float64)
+        coefficients, target = _sine_fit(x[index[:, None] + offsets], windows, x[index], frequency)
+        unit = coefficients / np.linalg.norm(coefficients, axis=-1, keepdims=True)
+        predictions["noise_free"][split] = clean[index]
+        predictions["sine_fit"][split] = np.sum(coefficients * target, axis=-1)
+        predictions["phase_fit"][split] = np.sum(unit * target, axis=-1)
+
+    def design(arrays: dict[str, np.ndarray]) -> np.ndarray:
+        windows = np.asarray(arrays["inputs"][..., 0], np.float64)
+        return np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
+
+    train_x = design(data.train)
+    train_y = np.asarray(data.train["targets"][:, 0], np.float64)
+    val_x, val_y = design(data.val), np.asarray(data.val["targets"][:, 0], np.float64)
+    mask = np.eye(train_x.shape[1])
+    mask[-1, -1] = 0.0  # no penalty on the intercept
+
+    def fit(penalty: float) -> np.ndarray:
+        return np.linalg.solve(train_x.T @ train_x + penalty * mask, train_x.T @ train_y)
+
+    weights = min((fit(p) for p in penalties), key=lambda w: np.mean((val_x @ w - val_y) ** 2))
+    for split, arrays in splits.items():
+        predictions["linear_ar"][split] = design(arrays) @ weights
+    return predictions
+
+
+def reference_mse(data: SineData, frequency: float) -> dict[str, dict[str, float]]:
+    """The MSE of each :func:`reference_predictions` predictor: ``{split: {predictor: mse}}``.
+
+    Args:
+        data: the task's splits and series (:func:`make_sine_data`).
+        frequency: the sine's angular frequency.
+
+    Returns:
+        ``{"train" | "val" | "test": {"noise_free" | "sine_fit" | "phase_fit" | "linear_ar":
+        float}}``, each against the split's noisy targets.
+    """
+    splits = {"train": data.train, "val": data.val, "test": data.test}
+    predictions = reference_predictions(data, frequency)
+    return {
+        split: {
+            name: float(np.mean((by_split[split] - arrays["targets"][:, 0]) ** 2))
+            for name, by_split in predictions.items()
+        }
+        for split, arrays in splits.items()
+    }

@@ -298,6 +298,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "wall_time_s": time.perf_counter() - started_run,
         # The median over epochs leaves out the first epoch's compilation.
         "steps_per_s": statistics.median(step_rates),
+        **task_outputs.task_results(run),
     }
     run_folder.write_json(path / "results.json", results)
     return results

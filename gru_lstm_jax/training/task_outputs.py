@@ -11,7 +11,7 @@ from gru_lstm_jax import data as datasets
 from gru_lstm_jax.models import autoregressive_forecast
 from gru_lstm_jax.training import plots
 
-__all__ = ["predict_split", "write_task_outputs"]
+__all__ = ["predict_split", "task_results", "write_task_outputs"]
 
 
 def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.ndarray:
@@ -37,6 +37,18 @@ def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.nda
     restored = np.empty((size, *predictions[0].shape[1:]), predictions[0].dtype)
     restored[np.concatenate(indices)] = np.concatenate(predictions)
     return restored
+
+
+def task_results(run: Any) -> dict[str, Any]:
+    """Task-specific entries of ``results.json``.
+
+    Sine: ``{"references": {split: {predictor: mse}}}``, the MSE of the reference predictors of
+    :func:`~gru_lstm_jax.data.sine.reference_mse` (the noise-free sine, per-window sine and
+    phase fits, a ridge AR), to read the model's MSE against. Other tasks: ``{}``.
+    """
+    if run.config.data.name == "sine":
+        return {"references": datasets.sine_reference_mse(run.data, run.config.data.frequency)}
+    return {}
 
 
 def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
