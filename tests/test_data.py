@@ -214,6 +214,8 @@ def test_sine_reference_mse_orders_the_predictors(sine):
 def test_sine_references_bad_arguments(sine):
     with pytest.raises(ValueError, match="frequency"):
         sine_reference_predictions(sine, float("inf"))
+    with pytest.raises(ValueError, match=r"frequency=1\.4 is not the frequency"):
+        sine_reference_predictions(sine, 1.4)
     with pytest.raises(ValueError, match="penalties"):
         sine_reference_predictions(sine, 1.5, penalties=(0.0,))
 

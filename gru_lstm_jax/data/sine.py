@@ -155,8 +155,21 @@ def make_sine_data(
     )
 
 
-def _sine_fit(window_x: np.ndarray, window_y: np.ndarray, target_x: np.ndarray, frequency: float):
-    """Least-squares ``a sin(w x) + b cos(w x)`` per window: ``(a, b)`` ``(N, 2)`` and features."""
+def _sine_fit(
+    window_x: np.ndarray, window_y: np.ndarray, target_x: np.ndarray, frequency: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares ``a sin(ω x) + b cos(ω x)`` on each of ``N`` windows of ``W`` points.
+
+    Args:
+        window_x: the grid points of each window, ``(N, W)``.
+        window_y: the values of each window, ``(N, W)``.
+        target_x: the grid point of each window's target, ``(N,)``.
+        frequency: ``ω``.
+
+    Returns:
+        ``(coefficients, features)``: ``(a, b)`` per window and ``(sin ω x, cos ω x)`` at its
+        target, both ``(N, 2)``; the fit's prediction is their row-wise dot product.
+    """
     basis = np.stack([np.sin(frequency * window_x), np.cos(frequency * window_x)], axis=-1)
     gram = np.einsum("nwi,nwj->nij", basis, basis)
     moments = np.einsum("nwi,nw->ni", basis, window_y)
@@ -190,14 +203,23 @@ def reference_predictions(
 
     Returns:
         ``{predictor: {"train" | "val" | "test": (N_split,) float64}}``.
+
+    Raises:
+        ValueError: if ``frequency`` is not the series' frequency, or ``penalties`` is empty or
+            holds a non-positive value.
     """
     check_real(frequency, "frequency", "a finite number")
+    x = np.asarray(data.series["x"], np.float64)
+    clean = np.asarray(data.series["clean"], np.float64)
+    if not np.allclose(np.sin(frequency * x), clean, atol=1e-5):
+        raise ValueError(
+            f"frequency={frequency!r} is not the frequency of the series in data: its clean "
+            "values are not sin(frequency * x); pass config.data.frequency"
+        )
     if not penalties or not all(np.isfinite(p) and p > 0 for p in penalties):
         raise ValueError(
             f"penalties must be a non-empty tuple of positive numbers; got {penalties!r}"
         )
-    x = np.asarray(data.series["x"], np.float64)
-    clean = np.asarray(data.series["clean"], np.float64)
     splits = {"train": data.train, "val": data.val, "test": data.test}
     offsets = np.arange(-data.window, 0)
     predictions: dict[str, dict[str, np.ndarray]] = {
@@ -219,11 +241,11 @@ def reference_predictions(
     train_x = design(data.train)
     train_y = np.asarray(data.train["targets"][:, 0], np.float64)
     val_x, val_y = design(data.val), np.asarray(data.val["targets"][:, 0], np.float64)
-    mask = np.eye(train_x.shape[1])
-    mask[-1, -1] = 0.0  # no penalty on the intercept
+    penalised = np.eye(train_x.shape[1])
+    penalised[-1, -1] = 0.0  # not the intercept
 
     def fit(penalty: float) -> np.ndarray:
-        return np.linalg.solve(train_x.T @ train_x + penalty * mask, train_x.T @ train_y)
+        return np.linalg.solve(train_x.T @ train_x + penalty * penalised, train_x.T @ train_y)
 
     weights = min((fit(p) for p in penalties), key=lambda w: np.mean((val_x @ w - val_y) ** 2))
     for split, arrays in splits.items():
