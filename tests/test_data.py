@@ -171,12 +171,13 @@ def test_sine_references_against_per_window_fits(sine):
             np.testing.assert_allclose(
                 references["phase_fit"][name][row], np.sin(step + phase), atol=1e-5
             )
-    # The ridge AR against scikit-style normal equations solved by lstsq on an augmented system.
+    # The ridge AR, independently: each penalty p as least squares on the design stacked over
+    # sqrt(p) I (no row for the intercept), the penalty chosen by validation MSE.
     windows = sine.train["inputs"][:, :, 0].astype(np.float64)
     design = np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
     best = None
     for penalty in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0):
-        rows = np.sqrt(penalty) * np.eye(design.shape[1])[:-1]  # no penalty on the intercept
+        rows = np.sqrt(penalty) * np.eye(design.shape[1])[:-1]
         weights, *_ = np.linalg.lstsq(
             np.concatenate([design, rows]),
             np.concatenate([sine.train["targets"][:, 0], np.zeros(len(rows))]),
