@@ -14,7 +14,16 @@ steps one by one, each waited for (``block_until_ready`` / ``torch.cuda.synchron
 reports their median. Workers run one at a time, interleaved: every round runs each
 implementation once per workload and cell, in an order rotated from round to round, so slow
 phases of a shared machine hit all implementations alike. The result of an implementation is
-the median over rounds of its worker medians. Each round also measures the machine's peak: a
+the median over rounds of its worker medians.
+
+``--shared-process`` times instead all implementations of a workload and cell in one process:
+each is built, compiled and warmed up, then every round times ``--repeats`` steps of each in
+turn (order rotated per round, a 0.1 s pause before each block so that the previous one's
+threads settle). Drift of a shared machine then hits all implementations within seconds of
+each other, and the ratios are steadier; the price is that the implementations share one
+process's memory and threads (PyTorch's OpenMP pool beside XLA's).
+
+Each round also measures the machine's peak: a
 large float32 matmul in JAX (2048 x 2048 on a CPU, 8192 x 8192 on an accelerator) in a process
 of its own, median of repetitions; the fraction of peak is achieved GFLOP/s over the median
 peak. FLOPs per step follow ``benchmark_impls.train_step_flops``.
@@ -98,6 +107,8 @@ class Options:
         peak_size: the peak matmul's size ``n`` (``n x n`` by ``n x n``); ``None`` chooses by
             device (``PEAK_SIZE``).
         notes: what was skipped and why.
+        shared_process: time all implementations of a workload and cell in one process,
+            alternating blocks of ``repeats`` steps, instead of one process per worker.
     """
 
     workloads: tuple[str, ...]
@@ -108,6 +119,7 @@ class Options:
     warmup: int
     peak_size: int | None = None
     notes: tuple[str, ...] = ()
+    shared_process: bool = False
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -139,6 +151,11 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"A smoke check: {QUICK} unless given explicitly."
+    )
+    parser.add_argument(
+        "--shared-process",
+        action="store_true",
+        help="Time all implementations of a workload and cell in one process, alternating.",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser
@@ -213,6 +230,7 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
         repeats=_count(args.repeats, "repeats", args.quick, 1),
         warmup=_count(args.warmup, "warmup", args.quick, 0),
         peak_size=args.peak_size,
+        shared_process=args.shared_process,
         notes=tuple(notes),
     )
 
@@ -220,6 +238,46 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
 def _minor_page_faults() -> int | None:
     """This process's minor page faults so far (``None`` without the ``resource`` module)."""
     return None if resource is None else resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _prepare(
+    impl: str, cell: str, workload: Workload, warmup: int, seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """Builds a trainer, times its first step, takes ``warmup`` more: ``(trainer, facts)``."""
+    start = time.perf_counter()
+    trainer = benchmark_impls.build_trainer(impl, cell, workload, seed=seed)
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    trainer.step()
+    compile_s = time.perf_counter() - start
+    first_loss = trainer.loss()
+    for _ in range(warmup):
+        trainer.step()
+    facts = {
+        "device": trainer.device,
+        "settings": trainer.settings(),
+        "build_s": build_s,
+        "compile_s": compile_s,
+        "first_loss": first_loss,
+    }
+    return trainer, facts
+
+
+def _time_steps(trainer: Any, repeats: int) -> dict[str, Any]:
+    """Times ``repeats`` steps one by one: step times, their median and page faults per step."""
+    step_times = []
+    faults_before = _minor_page_faults()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trainer.step()
+        step_times.append(time.perf_counter() - start)
+    faults = _minor_page_faults()
+    return {
+        "step_times_s": step_times,
+        "median_step_s": statistics.median(step_times),
+        "page_faults_per_step": None if faults is None else (faults - faults_before) / repeats,
+        "last_loss": trainer.loss(),
+    }
 
 
 def time_training(
@@ -242,33 +300,49 @@ def time_training(
         over the timed steps, per step; ``None`` where the ``resource`` module is missing),
         ``first_loss`` and ``last_loss``.
     """
-    start = time.perf_counter()
-    trainer = benchmark_impls.build_trainer(impl, cell, workload, seed=seed)
-    build_s = time.perf_counter() - start
-    start = time.perf_counter()
-    trainer.step()
-    compile_s = time.perf_counter() - start
-    first_loss = trainer.loss()
-    for _ in range(warmup):
-        trainer.step()
-    step_times = []
-    faults_before = _minor_page_faults()
-    for _ in range(repeats):
-        start = time.perf_counter()
-        trainer.step()
-        step_times.append(time.perf_counter() - start)
-    faults = _minor_page_faults()
-    return {
-        "device": trainer.device,
-        "settings": trainer.settings(),
-        "build_s": build_s,
-        "compile_s": compile_s,
-        "step_times_s": step_times,
-        "median_step_s": statistics.median(step_times),
-        "page_faults_per_step": None if faults is None else (faults - faults_before) / repeats,
-        "first_loss": first_loss,
-        "last_loss": trainer.loss(),
-    }
+    trainer, facts = _prepare(impl, cell, workload, warmup, seed)
+    return {**facts, **_time_steps(trainer, repeats)}
+
+
+def time_training_together(
+    impls: Sequence[str],
+    cell: str,
+    workload: Workload,
+    *,
+    rounds: int,
+    warmup: int,
+    repeats: int,
+    seed: int = 0,
+    pause_s: float = 0.1,
+) -> list[dict[str, Any]]:
+    """Times several implementations in this process, alternating blocks of steps.
+
+    Every implementation is built, compiled and warmed up first; then each round times
+    ``repeats`` steps of each, in :func:`round_order`, after a pause of ``pause_s`` seconds.
+
+    Args:
+        impls: names from ``benchmark_impls.IMPLS``.
+        cell: one of ``benchmark_impls.CELLS``.
+        workload: the shape ``(B, T, I, H)``.
+        rounds: blocks per implementation.
+        warmup: untimed steps of each after its first.
+        repeats: timed steps per block.
+        seed: seeds the parameters and the data.
+        pause_s: the pause before each block.
+
+    Returns:
+        One dict per round and implementation, in the order timed: ``round``, ``impl`` and the
+        keys of :func:`time_training`'s result (``build_s``, ``compile_s`` and ``first_loss``
+        the same for every round of an implementation; the page faults count the block).
+    """
+    prepared = {impl: _prepare(impl, cell, workload, warmup, seed) for impl in impls}
+    results = []
+    for index in range(rounds):
+        for impl in round_order(impls, index):
+            trainer, facts = prepared[impl]
+            time.sleep(pause_s)
+            results.append({"round": index, "impl": impl, **facts, **_time_steps(trainer, repeats)})
+    return results
 
 
 def measure_peak(size: int | None, repeats: int) -> dict[str, Any]:
@@ -315,13 +389,26 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     Args:
         spec: ``{"kind": "train", "impl", "cell", "workload": {batch, time, features,
-            hidden}, "warmup", "repeats"}`` or ``{"kind": "peak", "size", "repeats"}``.
+            hidden}, "warmup", "repeats"}``, ``{"kind": "together", "impls", "cell",
+            "workload", "rounds", "warmup", "repeats"}`` or ``{"kind": "peak", "size",
+            "repeats"}``.
 
     Returns:
-        :func:`time_training`'s or :func:`measure_peak`'s result.
+        :func:`time_training`'s or :func:`measure_peak`'s result, or ``{"results": [...]}``
+        with :func:`time_training_together`'s.
     """
     if spec["kind"] == "peak":
         return measure_peak(spec["size"], spec["repeats"])
+    if spec["kind"] == "together":
+        results = time_training_together(
+            spec["impls"],
+            spec["cell"],
+            Workload(**spec["workload"]),
+            rounds=spec["rounds"],
+            warmup=spec["warmup"],
+            repeats=spec["repeats"],
+        )
+        return {"results": results}
     return time_training(
         spec["impl"],
         spec["cell"],
@@ -369,20 +456,25 @@ def run_rounds(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Runs every worker of every round, interleaved.
 
+    With ``options.shared_process`` the peak workers run first, one per round, then one
+    ``"together"`` worker per workload and cell times every implementation over all rounds.
+
     Args:
         options: what to run.
         run: runs one worker spec and returns its result (default: in its own process).
-        log: receives one progress line per worker.
+        log: receives one progress line per worker (per block with ``shared_process``).
 
     Returns:
-        ``(runs, peaks)``: every training worker's result with ``round``, ``workload``,
-        ``workload_shape``, ``cell`` and ``impl`` added; every peak worker's result with
-        ``round`` added.
+        ``(runs, peaks)``: every training worker's result (one per round and implementation)
+        with ``round``, ``workload``, ``workload_shape``, ``cell`` and ``impl`` added; every peak
+        worker's result with ``round`` added.
     """
+    if options.shared_process:
+        return _run_shared(options, run, log)
     runs, peaks = [], []
     for index in range(options.rounds):
         prefix = f"[round {index + 1}/{options.rounds}]"
-        peak = run({"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)})
+        peak = run(_peak_spec(options))
         peaks.append({"round": index, **peak})
         log(f"{prefix} peak {peak['size']}^2 matmul: {peak['gflops']:.1f} GFLOP/s")
         for name in options.workloads:
@@ -402,6 +494,42 @@ def run_rounds(
                         f"{prefix} {name} {cell} {impl}: {result['median_step_s'] * 1e3:.2f} "
                         f"ms/step, first step {result['compile_s']:.1f} s"
                     )
+    return runs, peaks
+
+
+def _peak_spec(options: Options) -> dict[str, Any]:
+    return {"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)}
+
+
+def _run_shared(
+    options: Options,
+    run: Callable[[dict[str, Any]], dict[str, Any]],
+    log: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """:func:`run_rounds` with ``shared_process``: one process per workload and cell."""
+    peaks = []
+    for index in range(options.rounds):
+        peak = run(_peak_spec(options))
+        peaks.append({"round": index, **peak})
+        log(
+            f"[peak {index + 1}/{options.rounds}] {peak['size']}^2 matmul: "
+            f"{peak['gflops']:.1f} GFLOP/s"
+        )
+    runs = []
+    for name in options.workloads:
+        shape = dataclasses.asdict(WORKLOADS[name])
+        for cell in options.cells:
+            spec = {
+                "kind": "together", "impls": list(options.impls), "cell": cell,
+                "workload": shape, "rounds": options.rounds, "warmup": options.warmup,
+                "repeats": options.repeats,
+            }  # fmt: skip
+            for result in run(spec)["results"]:
+                runs.append({"workload": name, "workload_shape": shape, "cell": cell, **result})
+                log(
+                    f"[round {result['round'] + 1}/{options.rounds}, one process] {name} {cell} "
+                    f"{result['impl']}: {result['median_step_s'] * 1e3:.2f} ms/step"
+                )
     return runs, peaks
 
 
@@ -557,6 +685,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     settings_text = "; ".join(f"{impl}: {values}" for impl, values in settings.items() if values)
     environment = ", ".join(f"{name}={value}" for name, value in machine["environment"].items())
     peak = report["peaks"][0] if report["peaks"] else {"size": "?"}
+    where = (
+        "all implementations of a workload and cell in one process, alternating blocks"
+        if options.get("shared_process")
+        else "each implementation in its own process"
+    )
     lines = [
         "# LSTM and GRU training-step benchmark",
         "",
@@ -570,7 +703,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"One step: forward over the sequence, last output into a linear head, MSE, backward, "
         f"Adam update, on a fixed random batch. Each figure is the median over "
-        f"{options['rounds']} interleaved rounds (each implementation in its own process) of "
+        f"{options['rounds']} interleaved rounds ({where}) of "
         f"the median of {options['repeats']} timed steps after {options['warmup']} warm-up "
         f"steps. Compile s: the first step (trace, compile and run; for PyTorch its first "
         f"step). FLOPs per step: 3 x 2·B·T·(I+H)·G·H, G = 4 (LSTM) or 3 (GRU). Page faults: the "

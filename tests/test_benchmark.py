@@ -182,6 +182,56 @@ def test_rounds_interleave_implementations_in_rotated_order():
     assert all(spec["workload"] == sine for spec in calls if spec["kind"] == "train")
 
 
+def test_shared_process_runs_one_worker_per_workload_and_cell():
+    calls = []
+
+    def fake_run(spec):
+        calls.append(spec)
+        if spec["kind"] == "peak":
+            return {"device": "cpu", "size": 8, "gflops": 1.0}
+        return {
+            "results": [
+                {"round": r, "impl": impl, "device": "cpu", "median_step_s": 0.01, "compile_s": 1}
+                for r in range(spec["rounds"])
+                for impl in benchmark.round_order(spec["impls"], r)
+            ]
+        }
+
+    options = _options(workloads=("sine", "wide"), cells=("gru",), shared_process=True)
+    runs, peaks = benchmark.run_rounds(options, run=fake_run, log=lambda line: None)
+    assert [spec["kind"] for spec in calls] == ["peak"] * 3 + ["together"] * 2
+    assert [spec["workload"] for spec in calls[3:]] == [
+        dataclasses.asdict(benchmark_impls.WORKLOADS[name]) for name in ("sine", "wide")
+    ]
+    assert all(spec["impls"] == list(options.impls) and spec["rounds"] == 3 for spec in calls[3:])
+    assert len(peaks) == 3 and [peak["round"] for peak in peaks] == [0, 1, 2]
+    assert len(runs) == 2 * 3 * 3
+    assert {(run["workload"], run["cell"]) for run in runs} == {("sine", "gru"), ("wide", "gru")}
+    summary = benchmark.summarize(runs, [{"gflops": 1.0}])
+    assert [row["rounds"] for row in summary["rows"]] == [3] * 6
+
+
+def test_implementations_timed_together_alternate_in_rotated_blocks():
+    results = benchmark.time_training_together(
+        ["ours", "flax_nnx"], "gru", TINY, rounds=3, warmup=1, repeats=2, pause_s=0.0
+    )
+    order = [(result["round"], result["impl"]) for result in results]
+    assert order == [
+        (0, "ours"), (0, "flax_nnx"), (1, "flax_nnx"), (1, "ours"), (2, "ours"), (2, "flax_nnx")
+    ]  # fmt: skip
+    for impl in ("ours", "flax_nnx"):
+        blocks = [result for result in results if result["impl"] == impl]
+        # Built and compiled once: every block reports the same first step.
+        assert len({block["compile_s"] for block in blocks}) == 1
+        for block in blocks:
+            assert len(block["step_times_s"]) == 2
+            assert block["median_step_s"] == statistics.median(block["step_times_s"])
+            assert all(math.isfinite(t) and t > 0 for t in block["step_times_s"])
+            assert block["page_faults_per_step"] >= 0
+        # Training goes on across blocks: the loss keeps falling from the first step's.
+        assert blocks[-1]["last_loss"] < blocks[0]["first_loss"]
+
+
 def _synthetic_runs():
     shape = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
     step_times = {  # medians: ours 4 ms, linen 5 ms, nnx 8 ms
@@ -259,6 +309,11 @@ def test_report_files_and_markdown_table(tmp_path, monkeypatch):
     assert "% | 6 | — |" in text and "% | — | — |" in text  # nnx; linen without faults
     assert text.count(" — ") == 3
     assert not list((tmp_path / "out").glob("*.partial"))
+    assert "(each implementation in its own process)" in text
+    shared = benchmark.make_report(_options(shared_process=True), runs, peaks)
+    assert "(all implementations of a workload and cell in one process" in (
+        benchmark.render_markdown(shared)
+    )
 
 
 def _parse(*argv, torch_available=False):
@@ -277,6 +332,7 @@ def test_options_defaults_quick_and_torch_skipping():
     quick = _parse("--quick", "--repeats", "7")
     assert (quick.rounds, quick.repeats, quick.warmup) == (1, 7, 1)
     assert _parse("--workloads", "wide, sine").workloads == ("wide", "sine")
+    assert not options.shared_process and _parse("--shared-process").shared_process
 
 
 @pytest.mark.parametrize(
