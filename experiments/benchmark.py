@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python experiments/benchmark.py --workdir runs/benchmark
     python experiments/benchmark.py --quick --workloads sine --cells lstm --impls ours,flax_nnx
+    python experiments/benchmark.py --shared-process --rounds 5 --workdir runs/benchmark_shared
 
 For every workload (``sine``: B 32, T 50, I 1, H 64; ``imdb``: B 32, T 200, I 128, H 64;
 ``wide``: B 64, T 100, I 256, H 256), cell (``lstm``, ``gru``) and implementation (``ours``,
@@ -23,10 +24,10 @@ threads settle). Drift of a shared machine then hits all implementations within 
 each other, and the ratios are steadier; the price is that the implementations share one
 process's memory and threads (PyTorch's OpenMP pool beside XLA's).
 
-Each round also measures the machine's peak: a
-large float32 matmul in JAX (2048 x 2048 on a CPU, 8192 x 8192 on an accelerator) in a process
-of its own, median of repetitions; the fraction of peak is achieved GFLOP/s over the median
-peak. FLOPs per step follow ``benchmark_impls.train_step_flops``.
+Each round also measures the machine's peak: a large float32 matmul in JAX (2048 x 2048 on a CPU,
+8192 x 8192 on an accelerator) in a process of its own, median of repetitions; the fraction of peak
+is achieved GFLOP/s over the median peak. FLOPs per step follow
+``benchmark_impls.train_step_flops``.
 
 The JAX implementations run on ``jax.devices()[0]`` and PyTorch on CUDA when it is available,
 so the same command benchmarks a CPU or a GPU machine; the devices are recorded. PyTorch is
