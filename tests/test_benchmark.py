@@ -155,17 +155,32 @@ def _options(**overrides):
     return benchmark.Options(**{**fields, **overrides})
 
 
-def test_rounds_interleave_implementations_in_rotated_order():
-    calls = []
+def _recording_runner(calls):
+    """A stand-in for the worker processes: records each spec and answers with fixed timings."""
+    step = {"device": "cpu", "median_step_s": 0.01, "compile_s": 1.0}
 
-    def fake_run(spec):
+    def run(spec):
         calls.append(spec)
         if spec["kind"] == "peak":
             return {"device": "cpu", "size": 8, "gflops": 1.0}
-        return {"device": "cpu", "median_step_s": 0.01, "compile_s": 1.0}
+        if spec["kind"] == "together":
+            rounds = range(spec["rounds"])
+            return {
+                "results": [
+                    {"round": r, "impl": impl, **step}
+                    for r in rounds
+                    for impl in benchmark.round_order(spec["impls"], r)
+                ]
+            }
+        return step
 
+    return run
+
+
+def test_rounds_interleave_implementations_in_rotated_order():
+    calls = []
     runs, peaks = benchmark.run_rounds(
-        _options(cells=("lstm", "gru")), run=fake_run, log=lambda line: None
+        _options(cells=("lstm", "gru")), run=_recording_runner(calls), log=lambda line: None
     )
     order = [(spec["kind"], spec.get("cell"), spec.get("impl")) for spec in calls]
     first_round = [
@@ -184,21 +199,8 @@ def test_rounds_interleave_implementations_in_rotated_order():
 
 def test_shared_process_runs_one_worker_per_workload_and_cell():
     calls = []
-
-    def fake_run(spec):
-        calls.append(spec)
-        if spec["kind"] == "peak":
-            return {"device": "cpu", "size": 8, "gflops": 1.0}
-        return {
-            "results": [
-                {"round": r, "impl": impl, "device": "cpu", "median_step_s": 0.01, "compile_s": 1}
-                for r in range(spec["rounds"])
-                for impl in benchmark.round_order(spec["impls"], r)
-            ]
-        }
-
     options = _options(workloads=("sine", "wide"), cells=("gru",), shared_process=True)
-    runs, peaks = benchmark.run_rounds(options, run=fake_run, log=lambda line: None)
+    runs, peaks = benchmark.run_rounds(options, run=_recording_runner(calls), log=lambda line: None)
     assert [spec["kind"] for spec in calls] == ["peak"] * 3 + ["together"] * 2
     assert [spec["workload"] for spec in calls[3:]] == [
         dataclasses.asdict(benchmark_impls.WORKLOADS[name]) for name in ("sine", "wide")

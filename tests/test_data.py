@@ -171,10 +171,14 @@ def test_sine_references_against_per_window_fits(sine):
             np.testing.assert_allclose(
                 references["phase_fit"][name][row], np.sin(step + phase), atol=1e-5
             )
+
     # The ridge AR, independently: each penalty p as least squares on the design stacked over
     # sqrt(p) I (no row for the intercept), the penalty chosen by validation MSE.
-    windows = sine.train["inputs"][:, :, 0].astype(np.float64)
-    design = np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
+    def with_intercept(split):
+        windows = split["inputs"][:, :, 0].astype(np.float64)
+        return np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
+
+    design, val = with_intercept(sine.train), with_intercept(sine.val)
     best = None
     for penalty in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0):
         rows = np.sqrt(penalty) * np.eye(design.shape[1])[:-1]
@@ -183,16 +187,12 @@ def test_sine_references_against_per_window_fits(sine):
             np.concatenate([sine.train["targets"][:, 0], np.zeros(len(rows))]),
             rcond=None,
         )
-        val = np.concatenate(
-            [sine.val["inputs"][:, :, 0], np.ones((len(sine.val["targets"]), 1))], 1
-        )
         val_mse = np.mean((val @ weights - sine.val["targets"][:, 0]) ** 2)
         if best is None or val_mse < best[0]:
             best = (val_mse, weights)
-    test = np.concatenate(
-        [sine.test["inputs"][:, :, 0], np.ones((len(sine.test["targets"]), 1))], 1
-    )
-    np.testing.assert_allclose(references["linear_ar"]["test"], test @ best[1], atol=1e-6)
+    for name in SPLITS:
+        expected = with_intercept(getattr(sine, name)) @ best[1]
+        np.testing.assert_allclose(references["linear_ar"][name], expected, atol=1e-6)
 
 
 def test_sine_reference_mse_orders_the_predictors(sine):

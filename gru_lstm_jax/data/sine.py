@@ -155,6 +155,10 @@ def make_sine_data(
     )
 
 
+def _splits(data: SineData) -> dict[str, dict[str, np.ndarray]]:
+    return {"train": data.train, "val": data.val, "test": data.test}
+
+
 def _sine_fit(
     window_x: np.ndarray, window_y: np.ndarray, target_x: np.ndarray, frequency: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,40 +220,36 @@ def reference_predictions(
             f"frequency={frequency!r} is not the frequency of the series in data: its clean "
             "values are not sin(frequency * x); pass config.data.frequency"
         )
-    if not penalties or not all(np.isfinite(p) and p > 0 for p in penalties):
-        raise ValueError(
-            f"penalties must be a non-empty tuple of positive numbers; got {penalties!r}"
-        )
-    splits = {"train": data.train, "val": data.val, "test": data.test}
+    if not penalties:
+        raise ValueError("penalties must be a non-empty tuple of positive numbers; got ()")
+    for penalty in penalties:
+        check_real(penalty, "penalties", "a tuple of positive finite numbers", lambda v: v > 0)
+    splits = _splits(data)
+    index = {split: arrays["target_index"] for split, arrays in splits.items()}
+    windows = {split: np.asarray(a["inputs"][..., 0], np.float64) for split, a in splits.items()}
     offsets = np.arange(-data.window, 0)
     predictions: dict[str, dict[str, np.ndarray]] = {
         name: {} for name in ("noise_free", "sine_fit", "phase_fit", "linear_ar")
     }
-    for split, arrays in splits.items():
-        index = arrays["target_index"]
-        windows = np.asarray(arrays["inputs"][..., 0], np.float64)
-        coefficients, target = _sine_fit(x[index[:, None] + offsets], windows, x[index], frequency)
+    for split, i in index.items():
+        coefficients, target = _sine_fit(x[i[:, None] + offsets], windows[split], x[i], frequency)
         unit = coefficients / np.linalg.norm(coefficients, axis=-1, keepdims=True)
-        predictions["noise_free"][split] = clean[index]
+        predictions["noise_free"][split] = clean[i]
         predictions["sine_fit"][split] = np.sum(coefficients * target, axis=-1)
         predictions["phase_fit"][split] = np.sum(unit * target, axis=-1)
 
-    def design(arrays: dict[str, np.ndarray]) -> np.ndarray:
-        windows = np.asarray(arrays["inputs"][..., 0], np.float64)
-        return np.concatenate([windows, np.ones((len(windows), 1))], axis=1)
-
-    train_x = design(data.train)
+    # The AR's design: the window's values and a 1 for the intercept, which is not penalised.
+    design = {
+        split: np.pad(w, ((0, 0), (0, 1)), constant_values=1.0) for split, w in windows.items()
+    }
     train_y = np.asarray(data.train["targets"][:, 0], np.float64)
-    val_x, val_y = design(data.val), np.asarray(data.val["targets"][:, 0], np.float64)
-    penalised = np.eye(train_x.shape[1])
-    penalised[-1, -1] = 0.0  # not the intercept
-
-    def fit(penalty: float) -> np.ndarray:
-        return np.linalg.solve(train_x.T @ train_x + penalty * penalised, train_x.T @ train_y)
-
-    weights = min((fit(p) for p in penalties), key=lambda w: np.mean((val_x @ w - val_y) ** 2))
-    for split, arrays in splits.items():
-        predictions["linear_ar"][split] = design(arrays) @ weights
+    val_y = np.asarray(data.val["targets"][:, 0], np.float64)
+    penalised = np.diag(np.r_[np.ones(data.window), 0.0])
+    gram, moments = design["train"].T @ design["train"], design["train"].T @ train_y
+    fits = [np.linalg.solve(gram + penalty * penalised, moments) for penalty in penalties]
+    weights = min(fits, key=lambda w: np.mean((design["val"] @ w - val_y) ** 2))
+    for split, d in design.items():
+        predictions["linear_ar"][split] = d @ weights
     return predictions
 
 
@@ -264,7 +264,7 @@ def reference_mse(data: SineData, frequency: float) -> dict[str, dict[str, float
         ``{"train" | "val" | "test": {"noise_free" | "sine_fit" | "phase_fit" | "linear_ar":
         float}}``, each against the split's noisy targets.
     """
-    splits = {"train": data.train, "val": data.val, "test": data.test}
+    splits = _splits(data)
     predictions = reference_predictions(data, frequency)
     return {
         split: {
