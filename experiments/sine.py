@@ -36,9 +36,16 @@ def main(argv: list[str]) -> None:
         test, reference = results["final"]["test"], results["references"]["test"]
         print(
             f"{cell}: test MSE {test['loss']:.4f} (noise-free sine {reference['noise_free']:.4f}, "
-            f"per-window sine fit {reference['sine_fit']:.4f}, ridge AR "
-            f"{reference['linear_ar']:.4f}), MAE {test['mae']:.4f}, "
+            f"per-window phase fit {reference['phase_fit']:.4f}, sine fit "
+            f"{reference['sine_fit']:.4f}, ridge AR {reference['linear_ar']:.4f}), "
+            f"MAE {test['mae']:.4f}, "
             f"{results['num_params']:,} params, {results['wall_time_s']:.0f} s -> {runs[cell]}"
+        )
+        truth = results["noise_free_error"]["test"]
+        print(
+            f"{' ' * len(cell)}  against the noise-free sine: {cell} {truth['model']:.5f}, "
+            f"phase fit {truth['phase_fit']:.5f}, sine fit {truth['sine_fit']:.5f}, "
+            f"ridge AR {truth['linear_ar']:.5f}"
         )
     if len(runs) > 1:
         print(f"comparison: {plots.plot_loss_comparison(runs, workdir / 'loss_comparison.png')}")

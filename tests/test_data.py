@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
+import scipy.optimize
 
 from gru_lstm_jax.data import (
     SineData,
@@ -14,6 +15,7 @@ from gru_lstm_jax.data import (
     num_examples,
     padded_batches,
     shuffled_batches,
+    sine_prediction_mse,
     sine_reference_mse,
     sine_reference_predictions,
     steps_per_epoch,
@@ -162,14 +164,28 @@ def test_sine_references_against_per_window_fits(sine):
         for row in (0, len(index) // 2, len(index) - 1):
             grid = x[index[row] - sine.window : index[row]]
             basis = np.stack([np.sin(1.5 * grid), np.cos(1.5 * grid)], axis=1)
-            (a, b), *_ = np.linalg.lstsq(basis, split["inputs"][row, :, 0], rcond=None)
-            phase = np.arctan2(b, a)  # a sin + b cos = r sin(. + phase)
+            values = split["inputs"][row, :, 0].astype(np.float64)
+            (a, b), *_ = np.linalg.lstsq(basis, values, rcond=None)
             step = 1.5 * x[index[row]]
             np.testing.assert_allclose(
                 references["sine_fit"][name][row], a * np.sin(step) + b * np.cos(step), atol=1e-5
             )
+
+            # The phase of sin(1.5 x + phase) by brute force on the raw squared error: a fine
+            # grid, then scipy's bounded scalar minimiser between its neighbours.
+            def squared_error(phase, grid=grid, values=values):
+                return np.sum((values - np.sin(1.5 * grid + phase)) ** 2, axis=-1)
+
+            angles = np.linspace(-np.pi, np.pi, 3601)
+            start = angles[np.argmin(squared_error(angles[:, None]))]
+            phase = scipy.optimize.minimize_scalar(
+                squared_error,
+                bounds=(start - 0.002, start + 0.002),
+                method="bounded",
+                options={"xatol": 1e-10},
+            ).x
             np.testing.assert_allclose(
-                references["phase_fit"][name][row], np.sin(step + phase), atol=1e-5
+                references["phase_fit"][name][row], np.sin(step + phase), atol=1e-6
             )
 
     # The ridge AR, independently: each penalty p as least squares on the design stacked over
@@ -203,6 +219,13 @@ def test_sine_reference_mse_orders_the_predictors(sine):
         np.testing.assert_allclose(mse[name]["noise_free"], floor, rtol=1e-6)
         # Fitting two numbers to 50 values with noise 0.1 costs a few percent over the floor.
         assert mse[name]["noise_free"] < mse[name]["sine_fit"] < 1.3 * mse[name]["noise_free"]
+    # Measured against the noise-free sine, which removes the targets' own noise, knowing the
+    # amplitude leaves one number to fit instead of two: the phase fit errs less on every split.
+    predictions = sine_reference_predictions(sine, 1.5)
+    for name in SPLITS:
+        truth = sine.series["clean"][getattr(sine, name)["target_index"]]
+        error = {p: np.mean((predictions[p][name] - truth) ** 2) for p in ("phase_fit", "sine_fit")}
+        assert error["phase_fit"] < error["sine_fit"]
     # Without noise the sine fits are exact, and so is a linear AR: sin obeys
     # y_t = 2 cos(w dx) y_{t-1} - y_{t-2}.
     clean = sine_reference_mse(make_sine_data(jax.random.key(0), noise_std=0.0), 1.5)
@@ -210,6 +233,38 @@ def test_sine_reference_mse_orders_the_predictors(sine):
         assert clean[name]["noise_free"] == 0.0
         assert max(clean[name][p] for p in ("sine_fit", "phase_fit")) < 1e-12  # float32 series
         assert clean[name]["linear_ar"] < 1e-6
+
+
+def test_sine_prediction_mse_against_targets_and_truth(sine):
+    rng = np.random.default_rng(0)
+    guesses = {name: rng.normal(size=len(getattr(sine, name)["targets"])) for name in SPLITS}
+    noisy = {name: getattr(sine, name)["targets"][:, 0] for name in SPLITS}
+    for against in ("targets", "noise_free"):
+        errors = sine_prediction_mse(sine, {"guess": guesses, "noisy": noisy}, against=against)
+        assert set(errors) == set(SPLITS)
+        for name in SPLITS:
+            split = getattr(sine, name)
+            clean = sine.series["clean"][split["target_index"]]
+            truth = split["targets"][:, 0] if against == "targets" else clean
+            expected = np.mean((guesses[name] - truth.astype(np.float64)) ** 2)
+            np.testing.assert_allclose(errors[name]["guess"], expected, rtol=1e-12)
+    # The targets against the truth and the truth against the targets are the same noise.
+    floor = sine_reference_mse(sine, 1.5)
+    truth = sine_prediction_mse(sine, {"noisy": noisy}, against="noise_free")
+    for name in SPLITS:
+        np.testing.assert_allclose(truth[name]["noisy"], floor[name]["noise_free"], rtol=1e-12)
+    # Only the splits given are scored.
+    assert set(sine_prediction_mse(sine, {"guess": {"val": guesses["val"]}})) == {"val"}
+
+
+def test_sine_prediction_mse_bad_arguments(sine):
+    test = np.zeros(len(sine.test["targets"]))
+    with pytest.raises(ValueError, match="against must be 'targets' or 'noise_free'"):
+        sine_prediction_mse(sine, {"zero": {"test": test}}, against="clean")
+    with pytest.raises(ValueError, match=r"predictions\['zero'\] has split 'dev'"):
+        sine_prediction_mse(sine, {"zero": {"dev": test}})
+    with pytest.raises(ValueError, match=r"predictions\['zero'\]\['test'\] must have shape"):
+        sine_prediction_mse(sine, {"zero": {"test": test[:, None]}})
 
 
 def test_sine_references_bad_arguments(sine):

@@ -62,8 +62,23 @@ def test_smoke_run_writes_every_file(config, extra_files, tmp_path):
     if config.data.name == "sine":  # the reference predictors' MSE on the run's own data
         data = prepare_run(config).data
         assert saved["references"] == datasets.sine_reference_mse(data, config.data.frequency)
+        # Against the noise-free sine: the model's own predictions, as saved, and the fitted
+        # references.
+        arrays = np.load(workdir / "predictions.npz")
+        clean = data.series["clean"].astype(np.float64)
+        truth = saved["noise_free_error"]
+        for split in ("train", "val", "test"):
+            error = arrays[f"{split}_prediction"] - clean[arrays[f"{split}_target_index"]]
+            np.testing.assert_allclose(truth[split]["model"], np.mean(error**2), rtol=1e-6)
+            assert set(truth[split]) == {"model", "sine_fit", "phase_fit", "linear_ar"}
+        references = datasets.sine_reference_predictions(data, config.data.frequency)
+        del references["noise_free"]
+        expected = datasets.sine_prediction_mse(data, references, against="noise_free")
+        assert {s: {k: v for k, v in e.items() if k != "model"} for s, e in truth.items()} == (
+            expected
+        )
     else:
-        assert "references" not in saved
+        assert "references" not in saved and "noise_free_error" not in saved
     assert saved["num_params"] > 0 and saved["steps_per_s"] > 0 and saved["wall_time_s"] > 0
     assert sorted(p.name for p in (workdir / "checkpoints" / "last").iterdir()) == ["1", "2"]
     best = min(records, key=lambda r: r["val_loss"])["epoch"]
@@ -307,8 +322,11 @@ def test_experiment_scripts_with_overrides(script, config, args, run, tmp_path):
     assert str(tmp_path / run) in completed.stdout
     assert results["cell"] == args[0].split("=")[1]
     if script == "sine.py":
-        noise_free = results["references"]["test"]["noise_free"]
-        assert f"noise-free sine {noise_free:.4f}" in completed.stdout
+        reference = results["references"]["test"]
+        assert f"noise-free sine {reference['noise_free']:.4f}" in completed.stdout
+        assert f"per-window phase fit {reference['phase_fit']:.4f}" in completed.stdout
+        truth = results["noise_free_error"]["test"]
+        assert f"against the noise-free sine: gru {truth['model']:.5f}" in completed.stdout
         assert run_folder.read_json(tmp_path / run / "config.json")["model"]["hidden_sizes"] == [4]
     else:
         assert (tmp_path / "accuracy_vs_length.png").exists()

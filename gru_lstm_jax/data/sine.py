@@ -27,6 +27,7 @@ __all__ = [
     "RIDGE_PENALTIES",
     "SineData",
     "make_sine_data",
+    "prediction_mse",
     "reference_mse",
     "reference_predictions",
 ]
@@ -161,7 +162,7 @@ def _splits(data: SineData) -> dict[str, dict[str, np.ndarray]]:
 
 def _sine_fit(
     window_x: np.ndarray, window_y: np.ndarray, target_x: np.ndarray, frequency: float
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Least squares ``a sin(ω x) + b cos(ω x)`` on each of ``N`` windows of ``W`` points.
 
     Args:
@@ -171,15 +172,52 @@ def _sine_fit(
         frequency: ``ω``.
 
     Returns:
-        ``(coefficients, features)``: ``(a, b)`` per window and ``(sin ω x, cos ω x)`` at its
-        target, both ``(N, 2)``; the fit's prediction is their row-wise dot product.
+        ``(coefficients, features, gram, moments)``: ``(a, b)`` per window and
+        ``(sin ω x, cos ω x)`` at its target, both ``(N, 2)`` (the fit's prediction is their
+        row-wise dot product), and the normal equations' ``(N, 2, 2)`` Gram matrices and
+        ``(N, 2)`` right-hand sides.
     """
     basis = np.stack([np.sin(frequency * window_x), np.cos(frequency * window_x)], axis=-1)
     gram = np.einsum("nwi,nwj->nij", basis, basis)
     moments = np.einsum("nwi,nw->ni", basis, window_y)
     coefficients = np.linalg.solve(gram, moments[..., None])[..., 0]
     target = np.stack([np.sin(frequency * target_x), np.cos(frequency * target_x)], axis=-1)
-    return coefficients, target
+    return coefficients, target, gram, moments
+
+
+def _phase_fit(gram: np.ndarray, moments: np.ndarray, grid_size: int = 720) -> np.ndarray:
+    """The least-squares unit vector ``u = (cos φ, sin φ)`` of each window's sine of amplitude 1.
+
+    With the basis ``s_w = (sin ω x_w, cos ω x_w)``, ``sin(ω x_w + φ) = u · s_w``, so the window's
+    squared error is ``Σ y_w² - 2 mᵀu + uᵀGu`` (``G = Σ s_w s_wᵀ``, ``m = Σ y_w s_w``): a
+    trigonometric polynomial in ``φ`` with at most two minima. The global one is bracketed on a
+    grid of ``grid_size`` angles and refined by Newton steps no longer than the grid spacing.
+
+    Args:
+        gram: ``G`` per window, ``(N, 2, 2)``.
+        moments: ``m`` per window, ``(N, 2)``.
+        grid_size: the number of grid angles.
+
+    Returns:
+        ``u`` per window, ``(N, 2)``.
+    """
+    g11, g12, g22 = gram[:, 0, 0, None], gram[:, 0, 1, None], gram[:, 1, 1, None]
+    m1, m2 = moments[:, 0, None], moments[:, 1, None]
+
+    def loss(c: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return g11 * c * c + 2 * g12 * c * s + g22 * s * s - 2 * (m1 * c + m2 * s)
+
+    grid = np.linspace(-np.pi, np.pi, grid_size, endpoint=False)[None, :]
+    phi = grid[0, np.argmin(loss(np.cos(grid), np.sin(grid)), axis=-1)][:, None]
+    spacing = 2 * np.pi / grid_size
+    for _ in range(8):
+        c, s = np.cos(phi), np.sin(phi)
+        slope = 2 * ((g22 - g11) * c * s + g12 * (c * c - s * s)) + 2 * (m1 * s - m2 * c)
+        curvature = 2 * ((g22 - g11) * (c * c - s * s) - 4 * g12 * c * s) + 2 * (m1 * c + m2 * s)
+        # Near a minimum the curvature is positive; elsewhere step downhill by the spacing.
+        step = np.where(curvature > 0, slope / np.where(curvature > 0, curvature, 1.0), slope)
+        phi = phi - np.clip(step, -spacing, spacing)
+    return np.concatenate([np.cos(phi), np.sin(phi)], axis=-1)
 
 
 def reference_predictions(
@@ -194,8 +232,10 @@ def reference_predictions(
       that no predictor beats on average, and it depends on the split's noise draw.
     - ``"sine_fit"``: knows the frequency ``ω``; fits ``a sin(ω x) + b cos(ω x)`` to the window by
       least squares and extrapolates it one step.
-    - ``"phase_fit"``: knows the frequency and the amplitude 1; takes the sine fit's phase,
-      ``(a, b) / ||(a, b)||``, and extrapolates.
+    - ``"phase_fit"``: knows the frequency and the amplitude 1; fits the phase ``φ`` of
+      ``sin(ω x + φ)`` to the window by least squares (the maximum-likelihood phase under the
+      Gaussian noise) and extrapolates. It knows all but the window's phase, so it is the
+      best reference: what a model that learned the series' shape could reach.
     - ``"linear_ar"``: a ridge regression ``y_{i+W} ≈ c + Σ_k θ_k y_{i+k}`` (AR(W)) fitted on
       the training windows, with the penalty on ``θ`` chosen among ``penalties`` by validation
       MSE; learned from the same data as a model.
@@ -232,8 +272,10 @@ def reference_predictions(
         name: {} for name in ("noise_free", "sine_fit", "phase_fit", "linear_ar")
     }
     for split, i in index.items():
-        coefficients, target = _sine_fit(x[i[:, None] + offsets], windows[split], x[i], frequency)
-        unit = coefficients / np.linalg.norm(coefficients, axis=-1, keepdims=True)
+        coefficients, target, gram, moments = _sine_fit(
+            x[i[:, None] + offsets], windows[split], x[i], frequency
+        )
+        unit = _phase_fit(gram, moments)
         predictions["noise_free"][split] = clean[i]
         predictions["sine_fit"][split] = np.sum(coefficients * target, axis=-1)
         predictions["phase_fit"][split] = np.sum(unit * target, axis=-1)
@@ -253,6 +295,55 @@ def reference_predictions(
     return predictions
 
 
+def prediction_mse(
+    data: SineData, predictions: dict[str, dict[str, np.ndarray]], against: str = "targets"
+) -> dict[str, dict[str, float]]:
+    """The mean squared error of each predictor on each split, against the targets or the truth.
+
+    Against the noisy targets, even the noise-free sine errs by the split's noise draw; against
+    the noise-free sine (``against="noise_free"``) that draw is gone, and what is left is how
+    far a predictor is from the truth, comparable across seeds and between models.
+
+    Args:
+        data: the task's splits and series (:func:`make_sine_data`).
+        predictions: ``{predictor: {split: (N_split,)}}`` one-step predictions for any of the
+            splits ``"train"``, ``"val"``, ``"test"``, such as :func:`reference_predictions`.
+        against: ``"targets"`` (the noisy next values) or ``"noise_free"`` (``sin(ω x)`` there).
+
+    Returns:
+        ``{split: {predictor: float}}``, float64 means.
+
+    Raises:
+        ValueError: for another ``against``, an unknown split, or predictions whose shape is
+            not the split's ``(N_split,)``.
+    """
+    if against not in ("targets", "noise_free"):
+        raise ValueError(f"against must be 'targets' or 'noise_free'; got {against!r}")
+    splits = _splits(data)
+    clean = np.asarray(data.series["clean"], np.float64)
+    errors: dict[str, dict[str, float]] = {}
+    for name, by_split in predictions.items():
+        for split, values in by_split.items():
+            if split not in splits:
+                raise ValueError(
+                    f"predictions[{name!r}] has split {split!r}; expected 'train', 'val', 'test'"
+                )
+            arrays = splits[split]
+            expected = (len(arrays["target_index"]),)
+            if np.shape(values) != expected:
+                raise ValueError(
+                    f"predictions[{name!r}][{split!r}] must have shape {expected} (one value "
+                    f"per window); got {np.shape(values)}"
+                )
+            if against == "targets":
+                truth = np.asarray(arrays["targets"][:, 0], np.float64)
+            else:
+                truth = clean[arrays["target_index"]]
+            error = np.mean((np.asarray(values, np.float64) - truth) ** 2)
+            errors.setdefault(split, {})[name] = float(error)
+    return errors
+
+
 def reference_mse(data: SineData, frequency: float) -> dict[str, dict[str, float]]:
     """The MSE of each :func:`reference_predictions` predictor: ``{split: {predictor: mse}}``.
 
@@ -264,12 +355,4 @@ def reference_mse(data: SineData, frequency: float) -> dict[str, dict[str, float
         ``{"train" | "val" | "test": {"noise_free" | "sine_fit" | "phase_fit" | "linear_ar":
         float}}``, each against the split's noisy targets.
     """
-    splits = _splits(data)
-    predictions = reference_predictions(data, frequency)
-    return {
-        split: {
-            name: float(np.mean((by_split[split] - arrays["targets"][:, 0]) ** 2))
-            for name, by_split in predictions.items()
-        }
-        for split, arrays in splits.items()
-    }
+    return prediction_mse(data, reference_predictions(data, frequency))

@@ -281,7 +281,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "val": evaluate(run, tested.params, run.splits["val"]),
         "test": evaluate(run, tested.params, run.splits["test"]),
     }
-    task_outputs.write_task_outputs(run, tested.params, path)
+    task_results = task_outputs.write_task_outputs(run, tested.params, path)
     plots.plot_learning_curves(path)
     step_rates = [run.steps_per_epoch / r["train_time_s"] for r in records]
     results = {
@@ -298,7 +298,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "wall_time_s": time.perf_counter() - started_run,
         # The median over epochs leaves out the first epoch's compilation.
         "steps_per_s": statistics.median(step_rates),
-        **task_outputs.task_results(run),
+        **task_results,
     }
     run_folder.write_json(path / "results.json", results)
     return results

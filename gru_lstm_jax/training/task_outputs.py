@@ -11,7 +11,7 @@ from gru_lstm_jax import data as datasets
 from gru_lstm_jax.models import autoregressive_forecast
 from gru_lstm_jax.training import plots
 
-__all__ = ["predict_split", "task_results", "write_task_outputs"]
+__all__ = ["predict_split", "write_task_outputs"]
 
 
 def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.ndarray:
@@ -39,32 +39,30 @@ def predict_split(run: Any, params: Any, split: dict[str, np.ndarray]) -> np.nda
     return restored
 
 
-def task_results(run: Any) -> dict[str, Any]:
-    """Task-specific entries of ``results.json``.
-
-    Sine: ``{"references": {split: {predictor: mse}}}``, the MSE of the reference predictors of
-    :func:`~gru_lstm_jax.data.sine.reference_mse` (the noise-free sine, per-window sine and
-    phase fits, a ridge AR), to read the model's MSE against. Other tasks: ``{}``.
-    """
-    if run.config.data.name == "sine":
-        return {"references": datasets.sine_reference_mse(run.data, run.config.data.frequency)}
-    return {}
-
-
-def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
-    """Writes ``predictions.npz`` and the task's figures for ``params`` (the best checkpoint).
+def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> dict[str, Any]:
+    """Writes ``predictions.npz`` and the task's figures for ``params`` (the tested checkpoint).
 
     Sine: one-step predictions on every split, and an autoregressive forecast over the test
     period that starts from the last window before it (``predictions.png``, ``forecast.png``).
     XOR and IMDB: the predicted probability of every test example; IMDB also writes its
     ``vocabulary.json``, which :func:`~gru_lstm_jax.training.inference.predict_texts` reads.
+
+    Returns:
+        The task's entries of ``results.json``. Sine: ``"references"``, ``{split: {predictor:
+        mse}}`` for the reference predictors of
+        :func:`~gru_lstm_jax.data.sine.reference_predictions` against the noisy targets, and
+        ``"noise_free_error"``, ``{split: {"model" | predictor: mse}}`` against the noise-free
+        sine, which takes the split's noise draw out of the comparison
+        (:func:`~gru_lstm_jax.data.sine.prediction_mse`). Other tasks: ``{}``.
     """
     if run.config.data.name == "sine":
         data = run.data
         arrays = {f"series_{k}": v for k, v in data.series.items()}
+        model_predictions = {}
         for name in ("train", "val", "test"):
             split = getattr(data, name)
-            arrays[f"{name}_prediction"] = predict_split(run, params, split)[:, 0]
+            model_predictions[name] = predict_split(run, params, split)[:, 0]
+            arrays[f"{name}_prediction"] = model_predictions[name]
             arrays[f"{name}_target_index"] = split["target_index"]
         model = run.steps.model_with(params)
         forecast = autoregressive_forecast(model, data.test["inputs"][0], len(data.test["targets"]))
@@ -73,6 +71,14 @@ def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
         np.savez(workdir / "predictions.npz", **arrays)
         plots.plot_sine_predictions(workdir)
         plots.plot_sine_forecast(workdir)
+        references = datasets.sine_reference_predictions(data, run.config.data.frequency)
+        fitted = {k: v for k, v in references.items() if k != "noise_free"}
+        return {
+            "references": datasets.sine_prediction_mse(data, references),
+            "noise_free_error": datasets.sine_prediction_mse(
+                data, {"model": model_predictions, **fitted}, against="noise_free"
+            ),
+        }
     else:  # binary classification: XOR, IMDB
         if run.config.data.name == "imdb":
             run.data.save(workdir / "vocabulary.json")
@@ -82,3 +88,4 @@ def write_task_outputs(run: Any, params: Any, workdir: pathlib.Path) -> None:
             test_probability=1.0 / (1.0 + np.exp(-logits[:, 0])),
             test_target=run.splits["test"]["targets"][:, 0],
         )
+        return {}
