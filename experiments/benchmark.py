@@ -475,9 +475,7 @@ def run_rounds(
     runs, peaks = [], []
     for index in range(options.rounds):
         prefix = f"[round {index + 1}/{options.rounds}]"
-        peak = run(_peak_spec(options))
-        peaks.append({"round": index, **peak})
-        log(f"{prefix} peak {peak['size']}^2 matmul: {peak['gflops']:.1f} GFLOP/s")
+        peaks.append(_run_peak(options, run, index, log, prefix))
         for name in options.workloads:
             shape = dataclasses.asdict(WORKLOADS[name])
             for cell in options.cells:
@@ -498,8 +496,17 @@ def run_rounds(
     return runs, peaks
 
 
-def _peak_spec(options: Options) -> dict[str, Any]:
-    return {"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)}
+def _run_peak(
+    options: Options,
+    run: Callable[[dict[str, Any]], dict[str, Any]],
+    index: int,
+    log: Callable[[str], None],
+    prefix: str,
+) -> dict[str, Any]:
+    """Runs round ``index``'s peak worker and logs it: its result with ``round`` added."""
+    peak = run({"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)})
+    log(f"{prefix} peak {peak['size']}^2 matmul: {peak['gflops']:.1f} GFLOP/s")
+    return {"round": index, **peak}
 
 
 def _run_shared(
@@ -508,14 +515,10 @@ def _run_shared(
     log: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """:func:`run_rounds` with ``shared_process``: one process per workload and cell."""
-    peaks = []
-    for index in range(options.rounds):
-        peak = run(_peak_spec(options))
-        peaks.append({"round": index, **peak})
-        log(
-            f"[peak {index + 1}/{options.rounds}] {peak['size']}^2 matmul: "
-            f"{peak['gflops']:.1f} GFLOP/s"
-        )
+    peaks = [
+        _run_peak(options, run, index, log, f"[round {index + 1}/{options.rounds}]")
+        for index in range(options.rounds)
+    ]
     runs = []
     for name in options.workloads:
         shape = dataclasses.asdict(WORKLOADS[name])

@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import json
 import math
+import mmap
 import statistics
 import sys
 from pathlib import Path
@@ -138,6 +139,28 @@ def test_worker_process_reports_positive_finite_timings(monkeypatch):
     assert result["median_step_s"] == statistics.median(result["step_times_s"])
     assert result["page_faults_per_step"] >= 0  # counted by the worker through getrusage
     assert math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
+
+
+@pytest.mark.skipif(benchmark.resource is None, reason="needs the resource module (getrusage)")
+def test_page_faults_per_step_count_the_pages_each_step_touches():
+    pages = 256
+
+    class FreshPagesTrainer:
+        """Each step maps fresh anonymous memory and writes one byte per page."""
+
+        def step(self):
+            size = pages * mmap.PAGESIZE
+            with mmap.mmap(-1, size) as memory:
+                for offset in range(0, size, mmap.PAGESIZE):
+                    memory[offset] = 1
+
+        def loss(self):
+            return 0.0
+
+    result = benchmark._time_steps(FreshPagesTrainer(), repeats=4)
+    # Each written page is one minor fault; Python's own allocations add a handful.
+    assert pages <= result["page_faults_per_step"] < pages + 64
+    assert len(result["step_times_s"]) == 4 and result["last_loss"] == 0.0
 
 
 def test_peak_measurement_reports_a_positive_rate():

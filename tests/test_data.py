@@ -20,6 +20,7 @@ from gru_lstm_jax.data import (
     sine_reference_predictions,
     steps_per_epoch,
 )
+from gru_lstm_jax.data.sine import RIDGE_PENALTIES
 
 SPLITS = ("train", "val", "test")
 # JAX compiles its random number generator once per shape, so the tests reuse a few shapes.
@@ -196,7 +197,7 @@ def test_sine_references_against_per_window_fits(sine):
 
     design, val = with_intercept(sine.train), with_intercept(sine.val)
     best = None
-    for penalty in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0):
+    for penalty in RIDGE_PENALTIES:
         rows = np.sqrt(penalty) * np.eye(design.shape[1])[:-1]
         weights, *_ = np.linalg.lstsq(
             np.concatenate([design, rows]),
@@ -222,10 +223,10 @@ def test_sine_reference_mse_orders_the_predictors(sine):
     # Measured against the noise-free sine, which removes the targets' own noise, knowing the
     # amplitude leaves one number to fit instead of two: the phase fit errs less on every split.
     predictions = sine_reference_predictions(sine, 1.5)
+    error = sine_prediction_mse(sine, predictions, against="noise_free")
     for name in SPLITS:
-        truth = sine.series["clean"][getattr(sine, name)["target_index"]]
-        error = {p: np.mean((predictions[p][name] - truth) ** 2) for p in ("phase_fit", "sine_fit")}
-        assert error["phase_fit"] < error["sine_fit"]
+        assert error[name]["noise_free"] == 0.0
+        assert error[name]["phase_fit"] < error[name]["sine_fit"]
     # Without noise the sine fits are exact, and so is a linear AR: sin obeys
     # y_t = 2 cos(w dx) y_{t-1} - y_{t-2}.
     clean = sine_reference_mse(make_sine_data(jax.random.key(0), noise_std=0.0), 1.5)
@@ -239,6 +240,7 @@ def test_sine_prediction_mse_against_targets_and_truth(sine):
     rng = np.random.default_rng(0)
     guesses = {name: rng.normal(size=len(getattr(sine, name)["targets"])) for name in SPLITS}
     noisy = {name: getattr(sine, name)["targets"][:, 0] for name in SPLITS}
+    floor = sine_reference_mse(sine, 1.5)
     for against in ("targets", "noise_free"):
         errors = sine_prediction_mse(sine, {"guess": guesses, "noisy": noisy}, against=against)
         assert set(errors) == set(SPLITS)
@@ -248,11 +250,14 @@ def test_sine_prediction_mse_against_targets_and_truth(sine):
             truth = split["targets"][:, 0] if against == "targets" else clean
             expected = np.mean((guesses[name] - truth.astype(np.float64)) ** 2)
             np.testing.assert_allclose(errors[name]["guess"], expected, rtol=1e-12)
-    # The targets against the truth and the truth against the targets are the same noise.
-    floor = sine_reference_mse(sine, 1.5)
-    truth = sine_prediction_mse(sine, {"noisy": noisy}, against="noise_free")
-    for name in SPLITS:
-        np.testing.assert_allclose(truth[name]["noisy"], floor[name]["noise_free"], rtol=1e-12)
+            # The targets score 0 against themselves, and against the truth they are the noise:
+            # the floor, which is the truth scored against the targets.
+            if against == "targets":
+                assert errors[name]["noisy"] == 0.0
+            else:
+                np.testing.assert_allclose(
+                    errors[name]["noisy"], floor[name]["noise_free"], rtol=1e-12
+                )
     # Only the splits given are scored.
     assert set(sine_prediction_mse(sine, {"guess": {"val": guesses["val"]}})) == {"val"}
 

@@ -287,8 +287,8 @@ def reference_predictions(
     train_y = np.asarray(data.train["targets"][:, 0], np.float64)
     val_y = np.asarray(data.val["targets"][:, 0], np.float64)
     penalised = np.diag(np.r_[np.ones(data.window), 0.0])
-    gram, moments = design["train"].T @ design["train"], design["train"].T @ train_y
-    fits = [np.linalg.solve(gram + penalty * penalised, moments) for penalty in penalties]
+    ar_gram, ar_moments = design["train"].T @ design["train"], design["train"].T @ train_y
+    fits = [np.linalg.solve(ar_gram + penalty * penalised, ar_moments) for penalty in penalties]
     weights = min(fits, key=lambda w: np.mean((design["val"] @ w - val_y) ** 2))
     for split, d in design.items():
         predictions["linear_ar"][split] = d @ weights
