@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -67,6 +68,11 @@ def _weights(cell, rng, dtype=jnp.float32):
     return w_out, [jnp.asarray(rng.normal(size=leaf.shape), dtype) for leaf in leaves]
 
 
+def _run_and_grad(run, loss):
+    """One jitted function: ``run``'s results and ``loss``'s value and gradients."""
+    return jax.jit(lambda *a: (run(*a), jax.value_and_grad(loss, argnums=(0, 1, 2))(*a)))
+
+
 def _assert_close(a, b, atol=ATOL):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, rtol=atol)
@@ -86,10 +92,10 @@ def test_fused_equals_reference_values_and_gradients(name, reverse, rng):
     for valid in _masks(rng):
         ref_loss, ref_run = _loss_and_outputs(cell, "reference", reverse, valid, weights)
         fused_loss, fused_run = _loss_and_outputs(cell, "fused", reverse, valid, weights)
-        _assert_close(jax.jit(fused_run)(params, xs, carry), ref_run(params, xs, carry))
-        grad = jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(params, xs, carry)
-        fused_grad = jax.jit(jax.value_and_grad(fused_loss, argnums=(0, 1, 2)))(params, xs, carry)
-        _assert_close(fused_grad, grad)
+        _assert_close(
+            _run_and_grad(fused_run, fused_loss)(params, xs, carry),
+            _run_and_grad(ref_run, ref_loss)(params, xs, carry),
+        )
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -104,17 +110,21 @@ def test_fused_forward_mode_and_batching_equal_reference(name, rng):
         jnp.asarray(rng.normal(size=xs.shape), xs.dtype),
         jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape), a.dtype), carry),
     )
-    _assert_close(
-        jax.jvp(fused_loss, (params, xs, carry), tangents),
-        jax.jvp(ref_loss, (params, xs, carry), tangents),
-    )
-    # A Hessian-vector product is forward mode over reverse mode.
-    hvp = jax.jvp(jax.grad(fused_loss), (params, xs, carry), tangents)[1]
-    ref_hvp = jax.jvp(jax.grad(ref_loss), (params, xs, carry), tangents)[1]
-    _assert_close(hvp, ref_hvp, atol=1e-4)
     many_xs = jnp.stack([xs, 2 * xs, -xs])
-    per_batch = jax.vmap(jax.grad(fused_loss), in_axes=(None, 0, None))(params, many_xs, carry)
-    ref_per_batch = jax.vmap(jax.grad(ref_loss), in_axes=(None, 0, None))(params, many_xs, carry)
+
+    def derivatives(loss, params, xs, carry):
+        """Forward mode, a Hessian-vector product (forward over reverse) and a batched gradient."""
+        jvp = jax.jvp(loss, (params, xs, carry), tangents)
+        hvp = jax.jvp(jax.grad(loss), (params, xs, carry), tangents)[1]
+        per_batch = jax.vmap(jax.grad(loss), in_axes=(None, 0, None))(params, many_xs, carry)
+        return jvp, hvp, per_batch
+
+    jvp, hvp, per_batch = jax.jit(functools.partial(derivatives, fused_loss))(params, xs, carry)
+    ref_jvp, ref_hvp, ref_per_batch = jax.jit(functools.partial(derivatives, ref_loss))(
+        params, xs, carry
+    )
+    _assert_close(jvp, ref_jvp)
+    _assert_close(hvp, ref_hvp, atol=1e-4)
     _assert_close(per_batch, ref_per_batch)
 
 
@@ -124,9 +134,13 @@ def test_fused_derivatives_match_finite_differences_in_float64(name, rng):
         cell, params, xs, carry = _setup(name, rng, jnp.float64)
         weights = _weights(cell, rng, jnp.float64)
         valid = {"mask": jnp.asarray(rng.random((B, T)) < 0.7)}
-        for reverse in (False, True):
-            loss, _ = _loss_and_outputs(cell, "fused", reverse, valid, weights)
-            check_grads(jax.jit(loss), (params, xs, carry), order=2, modes=["fwd", "rev"])
+        forward, _ = _loss_and_outputs(cell, "fused", False, valid, weights)
+        backward, _ = _loss_and_outputs(cell, "fused", True, valid, weights)
+
+        def loss(*args):  # both directions in one function: half the compilations
+            return forward(*args) + 0.5 * backward(*args)
+
+        check_grads(jax.jit(loss), (params, xs, carry), order=2, modes=["fwd", "rev"])
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -166,8 +180,8 @@ def test_fused_unroll_changes_nothing(unroll, rng):
     ref_loss, _ = _loss_and_outputs(cell, "reference", False, valid, weights)
     fused_loss, _ = _loss_and_outputs(cell, "fused", False, valid, weights, unroll=unroll)
     _assert_close(
-        jax.value_and_grad(fused_loss)(params, xs, carry),
-        jax.value_and_grad(ref_loss)(params, xs, carry),
+        jax.jit(jax.value_and_grad(fused_loss))(params, xs, carry),
+        jax.jit(jax.value_and_grad(ref_loss))(params, xs, carry),
     )
 
 
@@ -242,10 +256,9 @@ def test_any_dividing_block_count_gives_the_same_numbers(name, blocks, rng):
     for reverse, valid in [(False, {}), (True, {"lengths": jnp.array([T, 3, 0, 1])})]:
         ref_loss, ref_run = _loss_and_outputs(cell, "reference", reverse, valid, weights)
         loss, run = _loss_and_outputs(other, "fused", reverse, valid, weights)
-        _assert_close(jax.jit(run)(params, xs, carry), ref_run(params, xs, carry))
         _assert_close(
-            jax.value_and_grad(loss, argnums=(0, 1, 2))(params, xs, carry),
-            jax.value_and_grad(ref_loss, argnums=(0, 1, 2))(params, xs, carry),
+            _run_and_grad(run, loss)(params, xs, carry),
+            _run_and_grad(ref_run, ref_loss)(params, xs, carry),
         )
 
 

@@ -39,20 +39,13 @@ def test_the_notebooks_are_found():
     assert {"01", "02", "03", "04", "06"} <= names
 
 
-@pytest.fixture(scope="session")
-def compilation_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("jax_compilation_cache")
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
-def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch, compilation_cache):
-    monkeypatch.setenv("GRU_LSTM_JAX_QUICK", "1")
-    monkeypatch.setenv("GRU_LSTM_JAX_RUNS", str(tmp_path / "runs"))
-    # The kernels share JAX's persistent compilation cache for this session: notebooks compile
+def test_notebook_runs_in_quick_mode(path, tmp_path, monkeypatch):
+    # The kernels inherit the run's JAX compilation cache (see conftest.py): notebooks compile
     # many identical small programs (parameter initialisers, the same model under two
     # initialisations), and on two CPU cores compilation is most of a quick run.
-    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(compilation_cache))
-    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    monkeypatch.setenv("GRU_LSTM_JAX_QUICK", "1")
+    monkeypatch.setenv("GRU_LSTM_JAX_RUNS", str(tmp_path / "runs"))
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(KERNEL_REPORT))
     deadline = time.monotonic() + NOTEBOOK_TIMEOUT_S
