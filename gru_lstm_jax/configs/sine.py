@@ -58,7 +58,11 @@ correlate with that split's noise. Changing the recipe did not close the gap. On
 are reported nowhere else, the LSTM's mean test error against the noise-free sine was 10.7e-4 with
 this config (GRU 11.1e-4), and 10.4-13.3e-4 with a learning rate of 1e-3 or 1e-2, batches of 16 or
 64, 50 epochs, AdamW weight decay 0.1, or one layer of 32 or 64 units; it was worse with weight
-decay 1.0 (16.4e-4), 300 epochs (18.5e-4, one seed) and dropout 0.1 (46e-4, two seeds). Testing the
+decay 1.0 (16.4e-4), 300 epochs (18.5e-4, one seed) and dropout 0.1 (46e-4, two seeds). More data
+did close part of it: with twice the series at the same sampling (``--config.data.num_points=2000
+--config.data.x_max=25.1327``, i.e. 8π), the LSTM's mean on seeds 5-9 fell from 10.7e-4 to 7.1e-4
+(5.8, 5.0, 6.5, 10.0 and 8.4e-4 against 15.8, 7.7, 15.6, 4.1 and 10.3e-4), so the gap is set by the
+training windows more than by the recipe. Testing the
 best-validation epoch instead of the last gave numbers within 0.0004 of these on seeds 0-3 but
 0.0156 for the LSTM on seed 4, whose best validation loss came at epoch 31 of 100. About 50-65 s per
 cell (100 epochs of 21 steps, with compilation and evaluation) on a quiet 2-core laptop CPU; 3-4
