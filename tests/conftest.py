@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 
 import numpy as np
@@ -31,7 +30,8 @@ def pytest_configure(config):
     that another test, worker process, experiment script or notebook kernel has compiled
     already (the same smoke model, a function rebuilt from a fresh closure); the cache compiles
     each once. The controller makes the directory before pytest-xdist starts its workers, which
-    inherit it through the environment, as do subprocesses. A cache the caller set up in
+    inherit it through the environment, as do subprocesses; JAX reads it when it is first
+    imported, which no plugin does before this hook. A cache the caller set up in
     ``JAX_COMPILATION_CACHE_DIR`` is used as it is.
     """
     if hasattr(config, "workerinput") or _COMPILATION_CACHE in os.environ:
@@ -40,11 +40,6 @@ def pytest_configure(config):
     config.stash[_CACHE_DIRECTORY] = directory
     os.environ[_COMPILATION_CACHE] = directory
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    if "jax" in sys.modules:  # imported already (e.g. by a plugin): set its config too
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", directory)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def pytest_unconfigure(config):
