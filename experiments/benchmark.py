@@ -474,8 +474,8 @@ def run_rounds(
         return _run_shared(options, run, log)
     runs, peaks = [], []
     for index in range(options.rounds):
-        prefix = f"[round {index + 1}/{options.rounds}]"
-        peaks.append(_run_peak(options, run, index, log, prefix))
+        prefix = _round_prefix(options, index)
+        peaks.append(_run_peak(options, run, index, log))
         for name in options.workloads:
             shape = dataclasses.asdict(WORKLOADS[name])
             for cell in options.cells:
@@ -496,15 +496,19 @@ def run_rounds(
     return runs, peaks
 
 
+def _round_prefix(options: Options, index: int) -> str:
+    return f"[round {index + 1}/{options.rounds}]"
+
+
 def _run_peak(
     options: Options,
     run: Callable[[dict[str, Any]], dict[str, Any]],
     index: int,
     log: Callable[[str], None],
-    prefix: str,
 ) -> dict[str, Any]:
     """Runs round ``index``'s peak worker and logs it: its result with ``round`` added."""
     peak = run({"kind": "peak", "size": options.peak_size, "repeats": max(options.repeats, 5)})
+    prefix = _round_prefix(options, index)
     log(f"{prefix} peak {peak['size']}^2 matmul: {peak['gflops']:.1f} GFLOP/s")
     return {"round": index, **peak}
 
@@ -515,10 +519,7 @@ def _run_shared(
     log: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """:func:`run_rounds` with ``shared_process``: one process per workload and cell."""
-    peaks = [
-        _run_peak(options, run, index, log, f"[round {index + 1}/{options.rounds}]")
-        for index in range(options.rounds)
-    ]
+    peaks = [_run_peak(options, run, index, log) for index in range(options.rounds)]
     runs = []
     for name in options.workloads:
         shape = dataclasses.asdict(WORKLOADS[name])

@@ -20,6 +20,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 _COMPILATION_CACHE = "JAX_COMPILATION_CACHE_DIR"
+_MIN_COMPILE_TIME = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
 _CACHE_DIRECTORY = pytest.StashKey[str]()
 
 
@@ -39,7 +40,7 @@ def pytest_configure(config):
     directory = tempfile.mkdtemp(prefix="gru_lstm_jax_test_compilation_cache_")
     config.stash[_CACHE_DIRECTORY] = directory
     os.environ[_COMPILATION_CACHE] = directory
-    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ[_MIN_COMPILE_TIME] = "0"
 
 
 def pytest_unconfigure(config):
@@ -47,7 +48,7 @@ def pytest_unconfigure(config):
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
         os.environ.pop(_COMPILATION_CACHE, None)
-        os.environ.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", None)
+        os.environ.pop(_MIN_COMPILE_TIME, None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -214,8 +214,8 @@ def _phase_fit(gram: np.ndarray, moments: np.ndarray, grid_size: int = 720) -> n
         c, s = np.cos(phi), np.sin(phi)
         slope = 2 * ((g22 - g11) * c * s + g12 * (c * c - s * s)) + 2 * (m1 * s - m2 * c)
         curvature = 2 * ((g22 - g11) * (c * c - s * s) - 4 * g12 * c * s) + 2 * (m1 * c + m2 * s)
-        # Near a minimum the curvature is positive; elsewhere step downhill by the spacing.
-        step = np.where(curvature > 0, slope / np.where(curvature > 0, curvature, 1.0), slope)
+        # Near a minimum the curvature is positive (a Newton step); elsewhere step downhill.
+        step = slope / np.where(curvature > 0, curvature, 1.0)
         phi = phi - np.clip(step, -spacing, spacing)
     return np.concatenate([np.cos(phi), np.sin(phi)], axis=-1)
 
