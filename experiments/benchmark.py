@@ -8,7 +8,8 @@ Usage (from the repository root)::
 
 For every workload (``sine``: B 32, T 50, I 1, H 64; ``imdb``: B 32, T 200, I 128, H 64;
 ``wide``: B 64, T 100, I 256, H 256), cell (``lstm``, ``gru``) and implementation (``ours``,
-``flax_linen``, ``flax_nnx``, ``torch``; see ``experiments/benchmark_impls.py``) one worker
+``flax_linen``, ``flax_nnx``, ``torch``, and on request ``torch_no_onednn``, PyTorch with oneDNN
+turned off; see ``experiments/benchmark_impls.py``) one worker
 process builds the model on a fixed random batch, times its first training step (trace and
 compile for JAX; the compile column), takes ``--warmup`` more steps, then times ``--repeats``
 steps one by one, each waited for (``block_until_ready`` / ``torch.cuda.synchronize``), and
@@ -68,7 +69,7 @@ except ImportError:  # Windows
     resource = None
 
 import benchmark_impls
-from benchmark_impls import CELLS, IMPLS, WORKLOADS, Workload
+from benchmark_impls import CELLS, DEFAULT_IMPLS, IMPLS, TORCH_IMPLS, WORKLOADS, Workload
 
 DEFAULTS = {"rounds": 3, "repeats": 20, "warmup": 3}
 QUICK = {"rounds": 1, "repeats": 3, "warmup": 1}
@@ -91,6 +92,8 @@ IMPL_LABELS = {
     ("flax_nnx", "gru"): "Flax NNX nnx.RNN(GRUCell)",
     ("torch", "lstm"): "PyTorch nn.LSTM",
     ("torch", "gru"): "PyTorch nn.GRU",
+    ("torch_no_onednn", "lstm"): "PyTorch nn.LSTM, oneDNN off",
+    ("torch_no_onednn", "gru"): "PyTorch nn.GRU, oneDNN off",
 }
 
 
@@ -138,7 +141,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--impls",
         default=None,
-        help=f"Comma-separated, from {list(IMPLS)}; default all (torch when importable).",
+        help=(
+            f"Comma-separated, from {list(IMPLS)}; default {list(DEFAULT_IMPLS)} (torch when "
+            "importable)."
+        ),
     )
     parser.add_argument("--rounds", type=int, help=f"Rounds (default {DEFAULTS['rounds']}).")
     parser.add_argument(
@@ -202,23 +208,24 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
         torch_available: whether PyTorch is importable.
 
     Returns:
-        :class:`Options`. Without ``--impls``, every implementation that can run; a missing
-        PyTorch is then recorded in ``notes``.
+        :class:`Options`. Without ``--impls``, those of ``DEFAULT_IMPLS`` that can run; a
+        missing PyTorch is then recorded in ``notes``.
 
     Raises:
         ValueError: for unknown names or counts out of range (the message names the option and
-            the allowed values), or ``torch`` requested explicitly without PyTorch.
+            the allowed values), or a PyTorch implementation requested without PyTorch.
     """
     notes: list[str] = []
     if args.impls is None:
-        impls = IMPLS if torch_available else tuple(i for i in IMPLS if i != "torch")
+        impls = tuple(i for i in DEFAULT_IMPLS if torch_available or i not in TORCH_IMPLS)
         if not torch_available:
             notes.append('PyTorch is not importable, so it was skipped (pip install -e ".[bench]")')
     else:
         impls = parse_names(args.impls, "--impls", IMPLS)
-        if "torch" in impls and not torch_available:
+        wanted = [impl for impl in impls if impl in TORCH_IMPLS]
+        if wanted and not torch_available:
             raise ValueError(
-                "--impls includes torch but PyTorch is not importable; install it with "
+                f"--impls includes {wanted[0]} but PyTorch is not importable; install it with "
                 'pip install -e ".[bench]"'
             )
     if args.peak_size is not None and args.peak_size < 1:
@@ -547,6 +554,8 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
     median peak. For ``ours``, ``speedup_vs_fastest_other`` is our steps/s over the highest
     steps/s of the other implementations (``None`` when there is no other).
     ``page_faults_per_step`` is the median over the rounds that report it (``None`` if none).
+    ``recurrent_kernel`` is what the first round's worker recorded in its settings (PyTorch's,
+    see ``benchmark_impls.TorchTrainer.recurrent_kernel``; ``None`` for the JAX ones).
 
     Args:
         runs: training worker results as returned by :func:`run_rounds`.
@@ -588,6 +597,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
                 "page_faults_per_step": statistics.median(faults) if faults else None,
+                "recurrent_kernel": group[0].get("settings", {}).get("recurrent_kernel"),
                 "speedup_vs_fastest_other": None,
             }
         )
@@ -685,7 +695,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     devices = "; ".join(f"{impl}: {', '.join(found)}" for impl, found in machine["devices"].items())
     settings: dict[str, str] = {}
     for run in report["runs"]:
-        values = ", ".join(f"{key}={value}" for key, value in run.get("settings", {}).items())
+        # The recurrent kernel can differ by cell and workload; the tables give it per row.
+        recorded = run.get("settings", {}).items()
+        values = ", ".join(f"{key}={value}" for key, value in recorded if key != "recurrent_kernel")
         settings.setdefault(run["impl"], values)
     settings_text = "; ".join(f"{impl}: {values}" for impl, values in settings.items() if values)
     environment = ", ".join(f"{name}={value}" for name, value in machine["environment"].items())
@@ -730,8 +742,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows:
+            label = IMPL_LABELS[row["impl"], row["cell"]]
+            if row.get("recurrent_kernel"):
+                label += f" [{row['recurrent_kernel']}]"
             lines.append(
-                f"| {IMPL_LABELS[row['impl'], row['cell']]} | {row['steps_per_s']:.1f} "
+                f"| {label} | {row['steps_per_s']:.1f} "
                 f"| {row['ms_per_step']:.2f} | {row['compile_s']:.2f} | {row['gflops']:.2f} "
                 f"| {100 * row['peak_fraction']:.1f}% "
                 f"| {_format_faults(row['page_faults_per_step'])} "

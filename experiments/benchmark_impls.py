@@ -17,7 +17,14 @@ backward pass and the Adam update.
   (Flax's lowest-overhead way to jit an NNX step).
 - ``torch``: ``torch.nn.LSTM`` / ``torch.nn.GRU`` (``batch_first``) and ``torch.nn.Linear``,
   ``torch.optim.Adam``; on CUDA when available (cuDNN), otherwise on the CPU with
-  ``torch.set_num_threads(os.cpu_count())``. Imported only when built.
+  ``torch.set_num_threads(os.cpu_count())``. Imported only when built. On the CPU, PyTorch's
+  LSTM runs oneDNN's fused LSTM over the whole sequence, forward and backward
+  (``aten::mkldnn_rnn_layer``), where oneDNN is available; its GRU has no such kernel (torch
+  2.13) and runs step by step in ATen. Each trainer records the kernel it ran
+  (:meth:`TorchTrainer.settings`).
+- ``torch_no_onednn``: the same with oneDNN turned off around every step
+  (``torch.backends.mkldnn.enabled = False``, restored after it), so that PyTorch's LSTM runs
+  step by step in ATen like its GRU. Not in the default set.
 
 The JAX implementations run on ``jax.devices()[0]``; nothing here chooses a device.
 """
@@ -25,6 +32,7 @@ The JAX implementations run on ``jax.devices()[0]``; nothing here chooses a devi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 from collections.abc import Callable
@@ -38,8 +46,11 @@ from flax import linen, nnx
 
 __all__ = [
     "CELLS",
+    "DEFAULT_IMPLS",
     "GATES",
     "IMPLS",
+    "TORCH_IMPLS",
+    "TORCH_SEQUENCE_KERNELS",
     "WORKLOADS",
     "JaxTrainer",
     "TorchTrainer",
@@ -80,7 +91,16 @@ WORKLOADS = {
     "wide": Workload(batch=64, time=100, features=256, hidden=256),
 }
 CELLS = ("lstm", "gru")
-IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
+IMPLS = ("ours", "flax_linen", "flax_nnx", "torch", "torch_no_onednn")
+# What the benchmark runs without --impls (PyTorch's only when it is importable).
+DEFAULT_IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
+TORCH_IMPLS = ("torch", "torch_no_onednn")
+# Profiler event names of PyTorch's whole-sequence recurrent kernels; without one of them the
+# layer ran step by step in ATen.
+TORCH_SEQUENCE_KERNELS = {
+    "aten::mkldnn_rnn_layer": "oneDNN, whole sequence (aten::mkldnn_rnn_layer)",
+    "aten::_cudnn_rnn": "cuDNN, whole sequence (aten::_cudnn_rnn)",
+}
 # Fused gate blocks per cell: i, f, g, o for the LSTM; r, z, n for the GRU.
 GATES = {"lstm": 4, "gru": 3}
 
@@ -338,9 +358,13 @@ class TorchTrainer:
     Attributes:
         model: the ``torch.nn.Module``.
         device: ``"cpu"`` or ``"cuda: <GPU name>"``.
+        onednn: whether oneDNN may run (PyTorch's default); ``False`` turns it off around every
+            step (``torch.backends.mkldnn.enabled``).
     """
 
-    def __init__(self, model: Any, optimizer: Any, inputs: Any, targets: Any):
+    def __init__(
+        self, model: Any, optimizer: Any, inputs: Any, targets: Any, *, onednn: bool = True
+    ):
         """Wraps a model, its optimizer and the batch (all on the same device)."""
         import torch
 
@@ -352,9 +376,9 @@ class TorchTrainer:
         self._loss = None
         self._cuda = inputs.device.type == "cuda"
         self.device = f"cuda: {torch.cuda.get_device_name(inputs.device)}" if self._cuda else "cpu"
+        self.onednn = onednn
 
-    def step(self) -> None:
-        """Takes one training step and waits until the device has finished it."""
+    def _step(self) -> None:
         functional = self._torch.nn.functional
         self._optimizer.zero_grad(set_to_none=True)
         loss = functional.mse_loss(self.model(self._inputs), self._targets)
@@ -364,12 +388,48 @@ class TorchTrainer:
             self._torch.cuda.synchronize()
         self._loss = loss.detach()
 
+    def step(self) -> None:
+        """Takes one training step and waits until the device has finished it."""
+        if self.onednn:
+            self._step()
+            return
+        # Only this flag: ``torch.backends.mkldnn.flags`` would also reset the TF32 setting.
+        mkldnn = self._torch.backends.mkldnn
+        enabled, mkldnn.enabled = mkldnn.enabled, False
+        try:
+            self._step()
+        finally:
+            mkldnn.enabled = enabled
+
     def loss(self) -> float:
         """The loss of the last step, computed before that step's update."""
         return float(self._loss)
 
+    def recurrent_kernel(self) -> str:
+        """Takes one training step under ``torch.profiler`` and names the recurrent kernel it ran.
+
+        Returns:
+            A value of :data:`TORCH_SEQUENCE_KERNELS` when the step ran one of those
+            whole-sequence kernels, otherwise ``"ATen, step by step"``.
+        """
+        profiler = self._torch.profiler
+        activities = [profiler.ProfilerActivity.CPU]
+        with profiler.profile(activities=activities) as profile:
+            self.step()
+        ran = {event.name for event in profile.events()}
+        for name, kernel in TORCH_SEQUENCE_KERNELS.items():
+            if name in ran:
+                return kernel
+        return "ATen, step by step"
+
     def settings(self) -> dict[str, Any]:
-        """Settings that affect speed: threads and OpenMP's wait policy, or TF32 use on CUDA."""
+        """Settings that affect speed, and the recurrent kernel (one more step, profiled).
+
+        Returns:
+            ``torch_num_threads``, ``onednn`` and ``recurrent_kernel``
+            (:meth:`recurrent_kernel`), with OpenMP's wait policy on the CPU or the TF32 flags on
+            CUDA.
+        """
         torch = self._torch
         settings: dict[str, Any] = {"torch_num_threads": torch.get_num_threads()}
         if not self._cuda:
@@ -379,11 +439,22 @@ class TorchTrainer:
         else:
             settings["cuda_matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
             settings["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
+        settings["onednn"] = self.onednn
+        settings["recurrent_kernel"] = self.recurrent_kernel()
         return settings
 
 
-def build_torch(cell: str, workload: Workload, seed: int, learning_rate: float) -> TorchTrainer:
+def build_torch(
+    cell: str, workload: Workload, seed: int, learning_rate: float, *, onednn: bool = True
+) -> TorchTrainer:
     """PyTorch ``nn.LSTM`` / ``nn.GRU`` with ``torch.optim.Adam``; arguments as :func:`build_ours`.
+
+    Args:
+        cell: ``"lstm"`` or ``"gru"``.
+        workload: the shape ``(B, T, I, H)``.
+        seed: seeds the parameters (``torch.manual_seed``) and the data.
+        learning_rate: Adam's learning rate.
+        onednn: ``False`` turns oneDNN off around every step (:class:`TorchTrainer`).
 
     Returns:
         A :class:`TorchTrainer` on CUDA when available, otherwise on the CPU.
@@ -413,6 +484,7 @@ def build_torch(cell: str, workload: Workload, seed: int, learning_rate: float) 
         torch.optim.Adam(model.parameters(), lr=learning_rate),
         torch.from_numpy(inputs).to(device),
         torch.from_numpy(targets).to(device),
+        onednn=onednn,
     )
 
 
@@ -421,6 +493,7 @@ BUILDERS = {
     "flax_linen": build_flax_linen,
     "flax_nnx": build_flax_nnx,
     "torch": build_torch,
+    "torch_no_onednn": functools.partial(build_torch, onednn=False),
 }
 
 
@@ -440,12 +513,12 @@ def build_trainer(
         A trainer with ``step()``, ``loss()``, ``settings()`` and ``device``.
 
     Raises:
-        ValueError: for an unknown ``impl`` or ``cell``, or ``impl="torch"`` without PyTorch.
+        ValueError: for an unknown ``impl`` or ``cell``, or a PyTorch one without PyTorch.
     """
     if impl not in BUILDERS:
         raise ValueError(f"impl must be one of {list(IMPLS)}; got {impl!r}")
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {list(CELLS)}; got {cell!r}")
-    if impl == "torch" and not torch_available():
-        raise ValueError('impl "torch" needs PyTorch: pip install -e ".[bench]"')
+    if impl in TORCH_IMPLS and not torch_available():
+        raise ValueError(f'impl "{impl}" needs PyTorch: pip install -e ".[bench]"')
     return BUILDERS[impl](cell, workload, seed, learning_rate)

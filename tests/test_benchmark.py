@@ -84,9 +84,9 @@ def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("impl", ["ours", "flax_linen", "flax_nnx", "torch"])
+@pytest.mark.parametrize("impl", ["ours", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"])
 def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
-    if impl == "torch":
+    if impl in benchmark_impls.TORCH_IMPLS:
         pytest.importorskip("torch")
     trainer = benchmark_impls.build_trainer(impl, cell, TINY, seed=1, learning_rate=1e-2)
     if impl == "ours":
@@ -107,8 +107,31 @@ def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
         trainer.step()
     assert math.isfinite(first)
     assert trainer.loss() < 0.9 * first, (first, trainer.loss())
-    if impl != "torch":
+    if impl not in benchmark_impls.TORCH_IMPLS:
         assert trainer.train_step._cache_size() == 1, "the train step was traced more than once"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_torch_trainers_record_their_recurrent_kernel_and_agree_without_onednn(cell):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU kernels")
+    default = benchmark_impls.build_trainer("torch", cell, TINY, seed=2)
+    no_onednn = benchmark_impls.build_trainer("torch_no_onednn", cell, TINY, seed=2)
+    fused = cell == "lstm" and torch.backends.mkldnn.is_available()
+    expected = "oneDNN, whole sequence (aten::mkldnn_rnn_layer)" if fused else "ATen, step by step"
+    settings = default.settings()
+    assert settings["recurrent_kernel"] == expected and settings["onednn"] is True
+    settings = no_onednn.settings()
+    assert settings["recurrent_kernel"] == "ATen, step by step" and settings["onednn"] is False
+    assert torch.backends.mkldnn.enabled, "a step without oneDNN left it turned off"
+    # settings() took one step each; both models are the same function from the same seed.
+    for _ in range(3):
+        default.step()
+        no_onednn.step()
+        assert default.loss() == pytest.approx(no_onednn.loss(), rel=1e-5)
+    for mine, theirs in zip(default.model.parameters(), no_onednn.model.parameters(), strict=True):
+        np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), atol=1e-5)
 
 
 def test_make_data_is_fixed_and_shaped():
@@ -308,6 +331,34 @@ def test_summary_takes_medians_over_rounds_and_compares_with_the_fastest_other()
     assert rows["flax_linen"]["speedup_vs_fastest_other"] is None
 
 
+def test_the_recurrent_kernel_is_reported_per_row_not_per_implementation():
+    shape = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    kernels = {"lstm": "oneDNN, whole sequence (aten::mkldnn_rnn_layer)", "gru": None}
+    runs = [
+        {
+            "round": 0, "impl": impl, "workload": "sine", "workload_shape": shape, "cell": cell,
+            "device": "cpu", "median_step_s": 0.004, "compile_s": 1.0, "page_faults_per_step": 0,
+            "settings": {"torch_num_threads": 2, "recurrent_kernel": kernels[cell] or "ATen"}
+            if impl == "torch" else {},
+        }
+        for cell in ("lstm", "gru")
+        for impl in ("ours", "torch")
+    ]  # fmt: skip
+    peaks = [{"device": "cpu", "size": 2048, "gflops": 100.0}]
+    summary = benchmark.summarize(runs, peaks)
+    found = {(row["impl"], row["cell"]): row["recurrent_kernel"] for row in summary["rows"]}
+    assert found == {
+        ("ours", "lstm"): None, ("torch", "lstm"): kernels["lstm"],
+        ("ours", "gru"): None, ("torch", "gru"): "ATen",
+    }  # fmt: skip
+    options = _options(cells=("lstm", "gru"), impls=("ours", "torch"))
+    text = benchmark.render_markdown(benchmark.make_report(options, runs, peaks))
+    assert "| PyTorch nn.LSTM [oneDNN, whole sequence (aten::mkldnn_rnn_layer)] | 250.0 |" in text
+    assert "| PyTorch nn.GRU [ATen] | 250.0 |" in text
+    assert "| ours (gru_lstm_jax.LSTM) | 250.0 |" in text
+    assert "torch: torch_num_threads=2." in text, "the header lists the per-row kernel"
+
+
 def test_report_files_and_markdown_table(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     runs = _synthetic_runs()
@@ -365,11 +416,12 @@ def test_options_defaults_quick_and_torch_skipping():
     [
         (["--workloads", "sine,huge"], "--workloads must be a comma-separated list of ['sine', "),
         (["--cells", "lstm,rnn"], "--cells must be a comma-separated list of ['lstm', 'gru']"),
-        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch']"),
+        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch', 'torch_no_"),
         (["--cells", ""], "--cells must be a comma-separated list"),
         (["--rounds", "0"], "--rounds must be an integer >= 1; got 0"),
         (["--warmup", "-1"], "--warmup must be an integer >= 0; got -1"),
         (["--impls", "ours,torch"], 'PyTorch is not importable; install it with pip install -e ".'),
+        (["--impls", "torch_no_onednn"], "--impls includes torch_no_onednn but PyTorch is not"),
     ],
 )
 def test_bad_options_name_the_option_and_the_allowed_values(argv, message):
