@@ -251,7 +251,11 @@ def _minor_page_faults() -> int | None:
 def _prepare(
     impl: str, cell: str, workload: Workload, warmup: int, seed: int
 ) -> tuple[Any, dict[str, Any]]:
-    """Builds a trainer, times its first step, takes ``warmup`` more: ``(trainer, facts)``."""
+    """Builds a trainer, times its first step, takes ``warmup`` more: ``(trainer, facts)``.
+
+    The facts include the trainer's ``recurrent_kernel()``, which for PyTorch profiles one more
+    (untimed) step.
+    """
     start = time.perf_counter()
     trainer = benchmark_impls.build_trainer(impl, cell, workload, seed=seed)
     build_s = time.perf_counter() - start
@@ -264,6 +268,7 @@ def _prepare(
     facts = {
         "device": trainer.device,
         "settings": trainer.settings(),
+        "recurrent_kernel": trainer.recurrent_kernel(),
         "build_s": build_s,
         "compile_s": compile_s,
         "first_loss": first_loss,
@@ -302,7 +307,9 @@ def time_training(
         seed: seeds the parameters and the data.
 
     Returns:
-        A JSON-able dict: ``device``, ``settings``, ``build_s`` (model and data), ``compile_s``
+        A JSON-able dict: ``device``, ``settings``, ``recurrent_kernel`` (PyTorch's, profiled:
+        ``benchmark_impls.TorchTrainer.recurrent_kernel``; ``None`` for the JAX
+        implementations), ``build_s`` (model and data), ``compile_s``
         (the first step: trace, compile and run for JAX), ``step_times_s`` (``repeats``
         floats), ``median_step_s``, ``page_faults_per_step`` (the process's minor page faults
         over the timed steps, per step; ``None`` where the ``resource`` module is missing),
@@ -554,8 +561,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
     median peak. For ``ours``, ``speedup_vs_fastest_other`` is our steps/s over the highest
     steps/s of the other implementations (``None`` when there is no other).
     ``page_faults_per_step`` is the median over the rounds that report it (``None`` if none).
-    ``recurrent_kernel`` is what the first round's worker recorded in its settings (PyTorch's,
-    see ``benchmark_impls.TorchTrainer.recurrent_kernel``; ``None`` for the JAX ones).
+    ``recurrent_kernel`` is what the first round's worker recorded (see :func:`time_training`).
 
     Args:
         runs: training worker results as returned by :func:`run_rounds`.
@@ -597,7 +603,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
                 "page_faults_per_step": statistics.median(faults) if faults else None,
-                "recurrent_kernel": group[0].get("settings", {}).get("recurrent_kernel"),
+                "recurrent_kernel": group[0].get("recurrent_kernel"),
                 "speedup_vs_fastest_other": None,
             }
         )
@@ -695,9 +701,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     devices = "; ".join(f"{impl}: {', '.join(found)}" for impl, found in machine["devices"].items())
     settings: dict[str, str] = {}
     for run in report["runs"]:
-        # The recurrent kernel can differ by cell and workload; the tables give it per row.
-        recorded = run.get("settings", {}).items()
-        values = ", ".join(f"{key}={value}" for key, value in recorded if key != "recurrent_kernel")
+        values = ", ".join(f"{key}={value}" for key, value in run.get("settings", {}).items())
         settings.setdefault(run["impl"], values)
     settings_text = "; ".join(f"{impl}: {values}" for impl, values in settings.items() if values)
     environment = ", ".join(f"{name}={value}" for name, value in machine["environment"].items())

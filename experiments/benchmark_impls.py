@@ -20,8 +20,8 @@ backward pass and the Adam update.
   ``torch.set_num_threads(os.cpu_count())``. Imported only when built. On the CPU, PyTorch's
   LSTM runs oneDNN's fused LSTM over the whole sequence, forward and backward
   (``aten::mkldnn_rnn_layer``), where oneDNN is available; its GRU has no such kernel (torch
-  2.13) and runs step by step in ATen. Each trainer records the kernel it ran
-  (:meth:`TorchTrainer.settings`).
+  2.13) and runs step by step in ATen. Each trainer names the kernel it ran
+  (:meth:`TorchTrainer.recurrent_kernel`).
 - ``torch_no_onednn``: the same with oneDNN turned off around every step
   (``torch.backends.mkldnn.enabled = False``, restored after it), so that PyTorch's LSTM runs
   step by step in ATen like its GRU. Not in the default set.
@@ -91,9 +91,9 @@ WORKLOADS = {
     "wide": Workload(batch=64, time=100, features=256, hidden=256),
 }
 CELLS = ("lstm", "gru")
-IMPLS = ("ours", "flax_linen", "flax_nnx", "torch", "torch_no_onednn")
 # What the benchmark runs without --impls (PyTorch's only when it is importable).
 DEFAULT_IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
+IMPLS = (*DEFAULT_IMPLS, "torch_no_onednn")
 TORCH_IMPLS = ("torch", "torch_no_onednn")
 # Profiler event names of PyTorch's whole-sequence recurrent kernels; without one of them the
 # layer ran step by step in ATen.
@@ -218,6 +218,10 @@ class JaxTrainer:
     def settings(self) -> dict[str, Any]:
         """Numerics settings that affect speed: JAX's default matmul precision."""
         return {"jax_default_matmul_precision": jax.config.jax_default_matmul_precision}
+
+    def recurrent_kernel(self) -> None:
+        """``None``: a JAX implementation runs the loop that XLA compiled from its scan."""
+        return None
 
 
 def _device_batch(workload: Workload, seed: int) -> tuple[jax.Array, jax.Array]:
@@ -423,13 +427,7 @@ class TorchTrainer:
         return "ATen, step by step"
 
     def settings(self) -> dict[str, Any]:
-        """Settings that affect speed, and the recurrent kernel (one more step, profiled).
-
-        Returns:
-            ``torch_num_threads``, ``onednn`` and ``recurrent_kernel``
-            (:meth:`recurrent_kernel`), with OpenMP's wait policy on the CPU or the TF32 flags on
-            CUDA.
-        """
+        """Settings that affect speed: threads, oneDNN, and OpenMP's wait policy or TF32 use."""
         torch = self._torch
         settings: dict[str, Any] = {"torch_num_threads": torch.get_num_threads()}
         if not self._cuda:
@@ -440,7 +438,6 @@ class TorchTrainer:
             settings["cuda_matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
             settings["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
         settings["onednn"] = self.onednn
-        settings["recurrent_kernel"] = self.recurrent_kernel()
         return settings
 
 
@@ -510,7 +507,8 @@ def build_trainer(
         learning_rate: Adam's learning rate.
 
     Returns:
-        A trainer with ``step()``, ``loss()``, ``settings()`` and ``device``.
+        A trainer with ``step()``, ``loss()``, ``settings()``, ``recurrent_kernel()`` and
+        ``device``.
 
     Raises:
         ValueError: for an unknown ``impl`` or ``cell``, or a PyTorch one without PyTorch.

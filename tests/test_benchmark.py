@@ -120,12 +120,11 @@ def test_torch_trainers_record_their_recurrent_kernel_and_agree_without_onednn(c
     no_onednn = benchmark_impls.build_trainer("torch_no_onednn", cell, TINY, seed=2)
     fused = cell == "lstm" and torch.backends.mkldnn.is_available()
     expected = "oneDNN, whole sequence (aten::mkldnn_rnn_layer)" if fused else "ATen, step by step"
-    settings = default.settings()
-    assert settings["recurrent_kernel"] == expected and settings["onednn"] is True
-    settings = no_onednn.settings()
-    assert settings["recurrent_kernel"] == "ATen, step by step" and settings["onednn"] is False
+    assert default.recurrent_kernel() == expected and default.settings()["onednn"] is True
+    assert no_onednn.recurrent_kernel() == "ATen, step by step"
+    assert no_onednn.settings()["onednn"] is False
     assert torch.backends.mkldnn.enabled, "a step without oneDNN left it turned off"
-    # settings() took one step each; both models are the same function from the same seed.
+    # recurrent_kernel() took one step each; both models are the same function from one seed.
     for _ in range(3):
         default.step()
         no_onednn.step()
@@ -156,6 +155,7 @@ def test_worker_process_reports_positive_finite_timings(monkeypatch):
     result = benchmark.run_worker_process(spec)
     assert isinstance(result["device"], str) and result["device"]
     assert "jax_default_matmul_precision" in result["settings"]
+    assert result["recurrent_kernel"] is None
     assert len(result["step_times_s"]) == 3
     for value in (*result["step_times_s"], result["build_s"], result["compile_s"]):
         assert math.isfinite(value) and value > 0
@@ -338,8 +338,8 @@ def test_the_recurrent_kernel_is_reported_per_row_not_per_implementation():
         {
             "round": 0, "impl": impl, "workload": "sine", "workload_shape": shape, "cell": cell,
             "device": "cpu", "median_step_s": 0.004, "compile_s": 1.0, "page_faults_per_step": 0,
-            "settings": {"torch_num_threads": 2, "recurrent_kernel": kernels[cell] or "ATen"}
-            if impl == "torch" else {},
+            "settings": {"torch_num_threads": 2} if impl == "torch" else {},
+            "recurrent_kernel": (kernels[cell] or "ATen") if impl == "torch" else None,
         }
         for cell in ("lstm", "gru")
         for impl in ("ours", "torch")
