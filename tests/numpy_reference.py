@@ -58,3 +58,34 @@ def random_params(cell, seed, input_size, hidden_size, scale=0.5):
         name: rng.uniform(-scale, scale, size=s.shape).astype(np.float32)
         for name, s in shapes.items()
     }
+
+
+def np_peephole_lstm_step(p, h, c, x):
+    """Peephole LSTM (Gers & Schmidhuber 2000): i, f see c; o sees the new c."""
+    H = h.shape[-1]
+    z = x @ p["kernel"] + h @ p["recurrent_kernel"] + p["bias"]
+    p_i, p_f, p_o = p["peephole"]
+    i = np_sigmoid(z[:, :H] + p_i * c)
+    f = np_sigmoid(z[:, H : 2 * H] + p_f * c)
+    c_new = f * c + i * np.tanh(z[:, 2 * H : 3 * H])
+    o = np_sigmoid(z[:, 3 * H :] + p_o * c_new)
+    return o * np.tanh(c_new), c_new
+
+
+def np_layer_norm(z, gain, shift=0.0, eps=1e-5):
+    mean = z.mean(-1, keepdims=True)
+    var = ((z - mean) ** 2).mean(-1, keepdims=True)
+    return gain * (z - mean) / np.sqrt(var + eps) + shift
+
+
+def np_layer_norm_lstm_step(p, h, c, x):
+    """Layer-normalised LSTM (Ba, Kiros & Hinton 2016)."""
+    H = h.shape[-1]
+    z = (
+        np_layer_norm(x @ p["kernel"], p["ln_x"])
+        + np_layer_norm(h @ p["recurrent_kernel"], p["ln_h"])
+        + p["bias"]
+    )
+    i, f, o = np_sigmoid(z[:, :H]), np_sigmoid(z[:, H : 2 * H]), np_sigmoid(z[:, 3 * H :])
+    c_new = f * c + i * np.tanh(z[:, 2 * H : 3 * H])
+    return o * np.tanh(np_layer_norm(c_new, p["ln_c"][0], p["ln_c"][1])), c_new

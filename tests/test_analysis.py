@@ -52,13 +52,19 @@ def leaky_project(params, xs):
     return xs @ params["kernel"]
 
 
-def leaky_step(params, carry, xp_t):
-    h = 0.5 * carry.h + 0.5 * jnp.tanh(xp_t + carry.h @ params["recurrent_kernel"])
+def leaky_update(params, carry, xp_t, hp_t):
+    h = 0.5 * carry.h + 0.5 * jnp.tanh(xp_t + hp_t)
     return LeakyState(h), h
 
 
+def leaky_kernel(params):
+    return params["recurrent_kernel"]
+
+
 # A cell written here, outside the library: the analysis must take it unchanged.
-LEAKY = Cell("leaky_tanh", leaky_init, leaky_initial_carry, leaky_project, leaky_step)
+LEAKY = Cell(
+    "leaky_tanh", leaky_init, leaky_initial_carry, leaky_project, leaky_update, leaky_kernel
+)
 FLOW_CELLS = ["lstm", "gru", "rnn", "leaky_tanh"]
 
 
@@ -371,7 +377,7 @@ def test_bad_input_raises_clear_errors(rng):
         with pytest.raises(ValueError, match="steps"):
             jacobian_norms(cell, params, xs, hidden_size=H, steps=steps)
     for carry_fn in [_no_h_carry, _tuple_carry]:
-        no_h = Cell("no_h", leaky_init, carry_fn, leaky_project, leaky_step)
+        no_h = Cell("no_h", leaky_init, carry_fn, leaky_project, leaky_update, leaky_kernel)
         with pytest.raises(ValueError, match="'h' field"):
             gradient_norms_over_time(no_h, params, xs, loss_fn, hidden_size=H)
         with pytest.raises(ValueError, match="'h' field"):
@@ -399,7 +405,13 @@ def test_bad_input_raises_clear_errors(rng):
         gate_statistics(lstm, lstm_params, xs, hidden_size=H, saturation=0.6)
     with pytest.raises(ValueError, match="xs"):
         gate_statistics(lstm, lstm_params, xs[0], hidden_size=H)
-    no_gates = Cell("lstm", lstm.init, lstm.initial_carry, lstm.project, lstm.step)
+
+    def no_gates_update(params, carry, xp_t, hp_t):
+        return lstm.update(params, carry, xp_t, hp_t)[:2]
+
+    no_gates = Cell(
+        "lstm", lstm.init, lstm.initial_carry, lstm.project, no_gates_update, lstm.recurrent_kernel
+    )
     with pytest.raises(ValueError, match="cell 'lstm' exposes no gates"):
         gate_statistics(no_gates, lstm_params, xs, hidden_size=H)
 
@@ -460,7 +472,7 @@ def test_gradient_flow_study_smoke(tmp_path):
 
 
 def test_gate_statistics_of_a_user_cell_with_gates(rng):
-    """A cell of the protocol that offers ``gates`` gets gate statistics with no library change."""
+    """A cell whose update names its gates gets gate statistics with no library change."""
 
     def init(key, input_size, hidden_size):
         return {"kernel": jax.random.normal(key, (input_size, hidden_size))}
@@ -474,12 +486,12 @@ def test_gate_statistics_of_a_user_cell_with_gates(rng):
     def gates(params, carry, xp_t):
         return {"leak_gate": jax.nn.sigmoid(xp_t + carry.h)}
 
-    def step(params, carry, xp_t):
-        a = gates(params, carry, xp_t)["leak_gate"]
-        h = a * carry.h + (1 - a) * jnp.tanh(xp_t)
-        return LeakyState(h), h
+    def update(params, carry, xp_t, hp_t):
+        named = gates(params, carry, xp_t)
+        h = named["leak_gate"] * carry.h + (1 - named["leak_gate"]) * jnp.tanh(xp_t)
+        return LeakyState(h), h, named
 
-    cell = Cell("gated_leaky", init, initial_carry, project, step, gates)
+    cell = Cell("gated_leaky", init, initial_carry, project, update)
     params = cell.init(jax.random.key(0), F, H)
     xs = jnp.asarray(rng.normal(size=(B, T, F)), jnp.float32)
     stats = gate_statistics(cell, params, xs, hidden_size=H)

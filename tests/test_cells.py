@@ -7,7 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.test_util import check_grads
-from numpy_reference import np_gru_step, np_lstm_step, np_rnn_step, np_sigmoid, random_params
+from numpy_reference import (
+    np_gru_step,
+    np_layer_norm_lstm_step,
+    np_lstm_step,
+    np_peephole_lstm_step,
+    np_rnn_step,
+    np_sigmoid,
+    random_params,
+)
 
 from gru_lstm_jax.cells import (
     Cell,
@@ -192,13 +200,13 @@ def test_register_a_new_cell():
     def project(params, xs):
         return xs @ params["kernel"]
 
-    def step(params, carry, xp_t):
+    def update(params, carry, xp_t, hp_t):
         h = 0.5 * carry.h + xp_t
         return RNNState(h), h
 
-    register_cell("test_leaky", lambda: Cell("test_leaky", init, initial_carry, project, step))
+    register_cell("test_leaky", lambda: Cell("test_leaky", init, initial_carry, project, update))
     cell = get_cell("test_leaky")
-    assert cell == Cell("test_leaky", init, initial_carry, project, step)
+    assert cell == Cell("test_leaky", init, initial_carry, project, update)
     params = cell.init(jax.random.key(0), 2, 3)
     _, h = cell.step(params, cell.initial_carry((1,), 3), jnp.ones((1, 3)))
     np.testing.assert_array_equal(h, np.ones((1, 3)))
@@ -232,3 +240,28 @@ def test_chrono_errors_and_option_names():
     assert "chrono_max_length" not in cell_option_names("rnn")
     with pytest.raises(ValueError, match="registered names"):
         cell_option_names("nope")
+
+
+@pytest.mark.parametrize(
+    ("name", "reference", "extra"),
+    [
+        ("peephole_lstm", np_peephole_lstm_step, 3),
+        ("layer_norm_lstm", np_layer_norm_lstm_step, 10),
+    ],
+)
+def test_proof_cells_equal_numpy_and_count_their_parameters(name, reference, extra):
+    cell = get_cell(name)
+    In, Hs, Bs = 3, 4, 2
+    params = {k: jnp.asarray(v) for k, v in random_params(cell, 3, In, Hs).items()}
+    rng = np.random.default_rng(4)
+    h, c, x = (rng.normal(size=s).astype(np.float32) for s in [(Bs, Hs), (Bs, Hs), (Bs, In)])
+    new_carry, out = cell.step(params, LSTMState(jnp.asarray(h), jnp.asarray(c)),
+                               cell.project(params, jnp.asarray(x)[:, None])[:, 0])  # fmt: skip
+    p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    expected_h, expected_c = reference(p64, h.astype(np.float64), c.astype(np.float64), x)
+    np.testing.assert_allclose(out, expected_h, atol=1e-5)
+    np.testing.assert_allclose(new_carry.c, expected_c, atol=1e-5)
+    gates = cell.gates(params, new_carry, cell.project(params, jnp.asarray(x)[:, None])[:, 0])
+    assert set(gates) == {"input_gate", "forget_gate", "output_gate"}
+    count = sum(v.size for v in cell.init(jax.random.key(0), 1, 64).values())
+    assert count == 16_896 + extra * 64

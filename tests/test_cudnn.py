@@ -11,13 +11,8 @@ from jax.experimental import rnn
 
 from gru_lstm_jax import LSTM, get_cell, run_scan
 from gru_lstm_jax.cells import LSTMState
-from gru_lstm_jax.nn import (
-    cudnn_available,
-    cudnn_lstm,
-    cudnn_lstm_stack,
-    lstm_params_from_cudnn,
-    lstm_params_to_cudnn,
-)
+from gru_lstm_jax.cells.convert import lstm_params_from_cudnn, lstm_params_to_cudnn
+from gru_lstm_jax.recurrence import cudnn_available, cudnn_lstm, cudnn_lstm_stack
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 B, T, F, H = 4, 9, 3, 5
@@ -137,7 +132,7 @@ def test_run_scan_equals_lstm_ref_on_converted_weights(num_layers, bidirectional
     xs = jax.random.normal(jax.random.key(4), (B, T, F))
     h_0 = jax.random.normal(jax.random.key(5), (num_layers * directions, B, H))
     c_0 = jax.random.normal(jax.random.key(6), (num_layers * directions, B, H))
-    # lstm_ref's final carry for a length-0 row is not the initial one (see nn/cudnn.py), so
+    # lstm_ref's final carry for a length-0 row is not the initial one (see recurrence/cudnn.py), so
     # this direct comparison uses lengths >= 1; cudnn_lstm's own tests cover length 0.
     lengths = jnp.array([9, 5, 1, 3], jnp.int32)
     W_ih, W_hh, b_ih, b_hh = rnn.unpack_lstm_weights(flat, F, H, num_layers, bidirectional)
@@ -176,7 +171,7 @@ def test_cudnn_lstm_reference_equals_run_scan(reverse):
             initial_carry=initial,
             lengths=lengths,
             reverse=reverse,
-            implementation="reference",
+            implementation="cudnn_reference",
         )
         assert actual.carries is None
         assert isinstance(actual.final_carry, LSTMState)
@@ -199,12 +194,14 @@ def test_cudnn_lstm_stack_reference_equals_run_scan(num_layers, bidirectional):
         bidirectional=bidirectional,
         initial_carry=states,
         lengths=LENGTHS,
-        implementation="reference",
+        implementation="cudnn_reference",
     )
     assert actual.outputs.shape == (B, T, (2 if bidirectional else 1) * H)
     assert_trees_close((actual.outputs, actual.final_carry), expected)
     # Defaults: zero initial carries, every sequence of full length.
-    defaults = cudnn_lstm_stack(layers, xs, bidirectional=bidirectional, implementation="reference")
+    defaults = cudnn_lstm_stack(
+        layers, xs, bidirectional=bidirectional, implementation="cudnn_reference"
+    )
     expected = scan_stack(layers, xs, jax.tree.map(jnp.zeros_like, states), None, bidirectional)
     assert_trees_close((defaults.outputs, defaults.final_carry), expected)
 
@@ -227,7 +224,7 @@ def test_gradients_equal_run_scan():
     def reference(params, xs, state, reverse):
         return cudnn_lstm(
             params, xs, initial_carry=state, lengths=LENGTHS, reverse=reverse,
-            implementation="reference",
+            implementation="cudnn_reference",
         )  # fmt: skip
 
     for reverse in (False, True):
@@ -253,7 +250,7 @@ def test_stack_gradients_equal_run_scan():
 
     def loss_reference(layers, xs):
         outputs, finals, _ = cudnn_lstm_stack(
-            layers, xs, bidirectional=True, lengths=LENGTHS, implementation="reference"
+            layers, xs, bidirectional=True, lengths=LENGTHS, implementation="cudnn_reference"
         )
         return loss(outputs, finals)
 
@@ -268,7 +265,7 @@ def test_stack_gradients_equal_run_scan():
 def test_jit():
     (params,) = random_layers(jax.random.key(23), 1, False)
     xs = jax.random.normal(jax.random.key(24), (B, T, F))
-    run = jax.jit(lambda p, x, n: cudnn_lstm(p, x, lengths=n, implementation="reference"))
+    run = jax.jit(lambda p, x, n: cudnn_lstm(p, x, lengths=n, implementation="cudnn_reference"))
     expected = run_scan(CELL, params, xs, hidden_size=H, lengths=LENGTHS)
     actual = run(params, xs, jnp.asarray(LENGTHS))
     assert_trees_close((actual.outputs, actual.final_carry), expected[:2])
@@ -302,11 +299,18 @@ def test_layer_option_errors():
         (dict(recurrent_dropout=0.1), "recurrent_dropout"),
         (dict(remat=True), "remat"),
         (dict(unroll=4), "unroll"),
-        (dict(gate_activation=jax.nn.hard_sigmoid), "gate_activation"),
-        (dict(activation=jax.nn.relu), "activation other than"),
+        (dict(gate_activation=jax.nn.hard_sigmoid), "only the LSTM with sigmoid gates"),
+        (dict(activation=jax.nn.relu), "only the LSTM with sigmoid gates"),
     ]:
+        layer = LSTM(F, H, implementation="cudnn", rngs=nnx.Rngs(0), **options)
         with pytest.raises(ValueError, match=name):
-            LSTM(F, H, implementation="cudnn", rngs=nnx.Rngs(0), **options)
+            layer(jnp.ones((2, 4, F)))
+    with pytest.raises(ValueError, match="resets"):
+        run_scan(CELL, CELL.init(jax.random.key(0), F, H), jnp.ones((2, 4, F)), hidden_size=H,
+                 resets=jnp.zeros((2, 4), bool), implementation="cudnn_reference")  # fmt: skip
+    with pytest.raises(ValueError, match="cell 'gru'"):
+        run_scan(get_cell("gru"), get_cell("gru").init(jax.random.key(0), F, H),
+                 jnp.ones((2, 4, F)), hidden_size=H, implementation="cudnn")  # fmt: skip
     layer = LSTM(F, H, implementation="cudnn_reference", rngs=nnx.Rngs(0))
     xs = jnp.ones((2, 4, F))
     with pytest.raises(ValueError, match=r"only right padding.*rows \[1\]"):
@@ -321,23 +325,23 @@ def test_input_errors():
     with pytest.raises(ValueError, match="implementation must be one of"):
         cudnn_lstm(params, xs, implementation="scan")
     with pytest.raises(ValueError, match=r"xs must have shape \(batch, time, 3\); got \(4, 9, 2\)"):
-        cudnn_lstm(params, jnp.ones((B, T, 2)), implementation="reference")
+        cudnn_lstm(params, jnp.ones((B, T, 2)), implementation="cudnn_reference")
     with pytest.raises(ValueError, match="xs must be float32"):
-        cudnn_lstm(params, xs.astype(jnp.bfloat16), implementation="reference")
+        cudnn_lstm(params, xs.astype(jnp.bfloat16), implementation="cudnn_reference")
     bad = {**params, "bias": jnp.zeros((7,))}
     with pytest.raises(ValueError, match=r"params\['bias'\] must have shape \(20,\); got \(7,\)"):
-        cudnn_lstm(bad, xs, implementation="reference")
+        cudnn_lstm(bad, xs, implementation="cudnn_reference")
     with pytest.raises(ValueError, match=r"hidden_size must equal .* = 5; got 6"):
-        cudnn_lstm(params, xs, hidden_size=6, implementation="reference")
+        cudnn_lstm(params, xs, hidden_size=6, implementation="cudnn_reference")
     with pytest.raises(ValueError, match=r"lengths must have shape \(batch,\) = \(4,\)"):
-        cudnn_lstm(params, xs, lengths=jnp.ones((3,), jnp.int32), implementation="reference")
+        cudnn_lstm(params, xs, lengths=jnp.ones((3,), jnp.int32), implementation="cudnn_reference")
     with pytest.raises(ValueError, match=r"lengths must lie in \[0, T\] = \[0, 9\]"):
-        cudnn_lstm(params, xs, lengths=jnp.full((B,), 10), implementation="reference")
+        cudnn_lstm(params, xs, lengths=jnp.full((B,), 10), implementation="cudnn_reference")
     with pytest.raises(
         ValueError, match=r"initial_carry must be LSTMState\(h=\(4, 5\), c=\(4, 5\)\)"
     ):
         cudnn_lstm(params, xs, initial_carry=LSTMState(jnp.zeros((4, 6)), jnp.zeros((4, 6))),
-                   implementation="reference")  # fmt: skip
+                   implementation="cudnn_reference")  # fmt: skip
     layers = random_layers(jax.random.key(28), 2, True)
     layers[1] = (layers[1][0], {**layers[1][1], "kernel": jnp.zeros((H, 4 * H))})
     with pytest.raises(
@@ -360,7 +364,7 @@ def test_cudnn_without_gpu_raises_clear_error():
     ):
         cudnn_lstm(params, jnp.ones((B, T, F)))
     layer = LSTM(F, H, implementation="cudnn", rngs=nnx.Rngs(0))
-    with pytest.raises(RuntimeError, match="implementation='reference'"):
+    with pytest.raises(RuntimeError, match="implementation='cudnn_reference'"):
         layer(jnp.ones((B, T, F)))
 
 
@@ -385,8 +389,8 @@ def test_cudnn_equals_reference_on_gpu(num_layers, bidirectional):
                 run = cudnn_lstm_stack
                 kwargs = dict(bidirectional=bidirectional, initial_carry=states, lengths=LENGTHS)
                 actual = run(layers, xs, implementation="cudnn", **kwargs)[:2]
-                expected = run(layers, xs, implementation="reference", **kwargs)[:2]
+                expected = run(layers, xs, implementation="cudnn_reference", **kwargs)[:2]
             else:
                 actual = jax.grad(loss, argnums)(layers, xs, states, "cudnn")
-                expected = jax.grad(loss, argnums)(layers, xs, states, "reference")
+                expected = jax.grad(loss, argnums)(layers, xs, states, "cudnn_reference")
             assert_trees_close(actual, expected, rtol=1e-5, atol=1e-5)

@@ -1,8 +1,7 @@
-"""The fused recurrence (SplitStep cells) against the reference scan: values and derivatives."""
+"""The fused recurrence of every cell against the plain scan: values and derivatives."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
@@ -12,10 +11,21 @@ import pytest
 from jax.test_util import check_grads
 from numpy_reference import random_params
 
-from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.cells import (
+    Cell,
+    RNNState,
+    get_cell,
+    lstm_init,
+    lstm_initial_carry,
+    lstm_project,
+    lstm_update,
+    recurrent_kernel,
+    simple_rnn_initial_carry,
+)
 from gru_lstm_jax.recurrence import run_scan
+from gru_lstm_jax.recurrence.fused import _is_additive
 
-CELLS = ["lstm", "gru", "gru_reset_before", "rnn"]
+CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
 ATOL = 1e-5
 
@@ -79,18 +89,12 @@ def _assert_close(a, b, atol=ATOL):
 
 
 @pytest.mark.parametrize("name", CELLS)
-def test_cells_offer_a_split_that_matches_their_step(name):
-    cell = get_cell(name)
-    assert cell.split is not None and cell.split.step is cell.step
-
-
-@pytest.mark.parametrize("name", CELLS)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_fused_equals_reference_values_and_gradients(name, reverse, rng):
     cell, params, xs, carry = _setup(name, rng)
     weights = _weights(cell, rng)
     for valid in _masks(rng):
-        ref_loss, ref_run = _loss_and_outputs(cell, "reference", reverse, valid, weights)
+        ref_loss, ref_run = _loss_and_outputs(cell, "scan", reverse, valid, weights)
         fused_loss, fused_run = _loss_and_outputs(cell, "fused", reverse, valid, weights)
         _assert_close(
             _run_and_grad(fused_run, fused_loss)(params, xs, carry),
@@ -103,7 +107,7 @@ def test_fused_forward_mode_and_batching_equal_reference(name, rng):
     cell, params, xs, carry = _setup(name, rng)
     weights = _weights(cell, rng)
     valid = {"lengths": jnp.array([T, 3, 0, 1])}
-    ref_loss, _ = _loss_and_outputs(cell, "reference", True, valid, weights)
+    ref_loss, _ = _loss_and_outputs(cell, "scan", True, valid, weights)
     fused_loss, _ = _loss_and_outputs(cell, "fused", True, valid, weights)
     tangents = (
         jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape), a.dtype), params),
@@ -140,36 +144,8 @@ def test_fused_derivatives_match_finite_differences_in_float64(name, rng):
         def loss(*args):  # both directions in one function: half the compilations
             return forward(*args) + 0.5 * backward(*args)
 
-        check_grads(jax.jit(loss), (params, xs, carry), order=2, modes=["fwd", "rev"])
-
-
-@pytest.mark.parametrize("name", CELLS)
-def test_split_forward_is_the_step_and_tangent_is_its_derivative(name, rng):
-    cell, params, xs, carry = _setup(name, rng)
-    split = cell.split
-    w = split.weights(params)
-    xp_t = cell.project(params, xs)[:, 0]
-    hp_t = carry.h @ w.recurrent_kernel
-    if w.recurrent_bias is not None:
-        hp_t = hp_t + w.recurrent_bias
-    new, saved, extra = split.forward(w.inner, carry, xp_t, hp_t)
-    step_carry, step_h = cell.step(params, carry, xp_t)
-    _assert_close(new, step_carry, atol=1e-6)
-    np.testing.assert_allclose(new.h, step_h, atol=1e-6)
-
-    def randn_like(tree):
-        return jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape), a.dtype), tree)
-
-    d_inner, d_prev, d_xp, d_hp = randn_like((w.inner, carry, xp_t, hp_t))
-    _, expected = jax.jvp(
-        lambda inner, c, x, hp: split.forward(inner, c, x, hp)[0],
-        (w.inner, carry, xp_t, hp_t),
-        (d_inner, d_prev, d_xp, d_hp),
-    )
-    if split.additive:
-        d_xp, d_hp = d_xp + d_hp, None
-    got = split.tangent(w.inner, d_inner, saved, extra, carry, new, d_prev, d_xp, d_hp)
-    _assert_close(got, expected)
+        # A small step: the layer-normalised LSTM curves enough that 1e-4 misses 1e-5.
+        check_grads(jax.jit(loss), (params, xs, carry), order=2, modes=["fwd", "rev"], eps=1e-6)
 
 
 @pytest.mark.parametrize("unroll", [3, True])
@@ -177,7 +153,7 @@ def test_fused_unroll_changes_nothing(unroll, rng):
     cell, params, xs, carry = _setup("lstm", rng)
     weights = _weights(cell, rng)
     valid = {"lengths": jnp.array([T, 3, 0, 1])}
-    ref_loss, _ = _loss_and_outputs(cell, "reference", False, valid, weights)
+    ref_loss, _ = _loss_and_outputs(cell, "scan", False, valid, weights)
     fused_loss, _ = _loss_and_outputs(cell, "fused", False, valid, weights, unroll=unroll)
     _assert_close(
         jax.jit(jax.value_and_grad(fused_loss))(params, xs, carry),
@@ -189,82 +165,143 @@ def test_fused_unbatched_equals_reference(rng):
     cell, params, xs, carry = _setup("gru", rng)
     one = {"lengths": jnp.asarray(4), "initial_carry": jax.tree.map(lambda a: a[0], carry)}
     fused = run_scan(cell, params, xs[0], hidden_size=H, implementation="fused", **one)
-    reference = run_scan(cell, params, xs[0], hidden_size=H, implementation="reference", **one)
+    reference = run_scan(cell, params, xs[0], hidden_size=H, implementation="scan", **one)
     _assert_close(fused[:2], reference[:2])
 
 
-def test_auto_uses_the_fused_recurrence_only_where_it_applies(rng):
+def test_auto_uses_the_fused_recurrence_except_with_remat(rng):
     cell, params, xs, _ = _setup("lstm", rng)
     auto = run_scan(cell, params, xs, hidden_size=H)
-    reference = run_scan(cell, params, xs, hidden_size=H, implementation="reference")
+    reference = run_scan(cell, params, xs, hidden_size=H, implementation="scan")
     _assert_close(auto[:2], reference[:2])
-    # remat asks for recomputation, which only the reference scan does.
+    # remat asks for recomputation, which only the plain scan does.
     with pytest.raises(ValueError, match="remat"):
         run_scan(cell, params, xs, hidden_size=H, remat=True, implementation="fused")
     _assert_close(run_scan(cell, params, xs, hidden_size=H, remat=True)[:2], reference[:2])
     with pytest.raises(ValueError, match="implementation must be one of"):
-        run_scan(cell, params, xs, hidden_size=H, implementation="cudnn")
+        run_scan(cell, params, xs, hidden_size=H, implementation="reference")
 
 
-def test_user_cell_without_split_runs_the_reference_scan(rng):
-    lstm = get_cell("lstm")
-    params = {k: jnp.asarray(v) for k, v in random_params(lstm, 7, F, H).items()}
+def _user_cells():
+    """Cells a user writes from the protocol: the LSTM's own functions, non-default
+    activations, and an IndRNN (Li et al. 2018, no recurrent kernel)."""
+
+    def indrnn_init(key, input_size, hidden_size):
+        return {
+            "kernel": jax.random.normal(key, (input_size, hidden_size)) * 0.5,
+            "u": jnp.linspace(-0.9, 0.9, hidden_size),
+            "bias": jnp.zeros((hidden_size,)),
+        }
+
+    def indrnn_update(params, carry, xp_t, hp_t):
+        assert hp_t is None
+        h = jnp.tanh(xp_t + params["u"] * carry.h)
+        return RNNState(h), h
+
+    indrnn = Cell(
+        "indrnn", indrnn_init, simple_rnn_initial_carry,
+        lambda p, xs: xs @ p["kernel"] + p["bias"], indrnn_update,
+    )  # fmt: skip
+    return {
+        "user_lstm": Cell(
+            "my_lstm", lstm_init, lstm_initial_carry, lstm_project, lstm_update, recurrent_kernel
+        ),
+        "lstm_hard_sigmoid": get_cell("lstm", gate_activation=jax.nn.hard_sigmoid),
+        "gru_relu": get_cell("gru", activation=jax.nn.relu),
+        "gru_reset_before_softsign": get_cell("gru_reset_before", activation=jax.nn.soft_sign),
+        "indrnn": indrnn,
+    }
+
+
+@pytest.mark.parametrize("name", list(_user_cells()))
+def test_user_cells_and_other_activations_run_fused(name, rng):
+    cell = _user_cells()[name]
+    params = {k: jnp.asarray(v) for k, v in random_params(cell, 7, F, H).items()}
     xs = jnp.asarray(rng.normal(size=(B, T, F)), jnp.float32)
-    user = Cell("my_lstm", lstm.init, lstm.initial_carry, lstm.project, lstm.step)
-    assert user.split is None
-    outputs, final, _ = run_scan(user, params, xs, hidden_size=H, lengths=jnp.array([T, 2, 0, 5]))
-    expected = run_scan(
-        lstm, params, xs, hidden_size=H, lengths=jnp.array([T, 2, 0, 5]), implementation="fused"
+    carry = jax.tree.map(
+        lambda a: jnp.asarray(rng.normal(size=a.shape), jnp.float32), cell.initial_carry((B,), H)
     )
-    _assert_close((outputs, final), expected[:2])
-    with pytest.raises(ValueError, match="offers no SplitStep"):
-        run_scan(user, params, xs, hidden_size=H, implementation="fused")
+    weights = _weights(cell, rng)
+    valid = {"lengths": jnp.array([T, 3, 0, 1])}
+    ref_loss, ref_run = _loss_and_outputs(cell, "scan", True, valid, weights)
+    fused_loss, fused_run = _loss_and_outputs(cell, "fused", True, valid, weights)
+    _assert_close(
+        _run_and_grad(fused_run, fused_loss)(params, xs, carry),
+        _run_and_grad(ref_run, ref_loss)(params, xs, carry),
+    )
 
 
-def test_replaced_step_is_not_fused(rng):
-    cell, params, xs, _ = _setup("gru", rng)
-
-    def halved_step(params, carry, xp_t):
-        return cell.step(params, carry._replace(h=0.5 * carry.h), xp_t)
-
-    halved = dataclasses.replace(cell, step=halved_step)
-    with pytest.raises(ValueError, match="replaced"):
-        run_scan(halved, params, xs, hidden_size=H, implementation="fused")
-    outputs = run_scan(halved, params, xs, hidden_size=H).outputs
-    loop_carry = cell.initial_carry((B,), H)
+def _loop_with_resets_and_dropout(cell, params, xs, carry0, valid, resets, keep):
+    """A Python loop of ``cell.step``: reset where asked, ``h`` times ``keep``, hold on masks."""
+    carry, outputs = carry0, []
     xp = cell.project(params, xs)
     for t in range(T):
-        loop_carry, h = halved_step(params, loop_carry, xp[:, t])
-    np.testing.assert_allclose(outputs[:, -1], h, atol=1e-6)
-
-
-def test_other_activations_have_no_split():
-    assert get_cell("lstm", gate_activation=jax.nn.hard_sigmoid).split is None
-    assert get_cell("gru", activation=jax.nn.relu).split is None
-    assert get_cell("rnn", activation=jax.nn.relu).split is None
-    assert get_cell("lstm", chrono_max_length=10).split is not None
-
-
-@pytest.mark.parametrize(("name", "blocks"), [("lstm", 1), ("lstm", 2), ("gru", 1), ("rnn", 5)])
-def test_any_dividing_block_count_gives_the_same_numbers(name, blocks, rng):
-    # The built-in cells read their gates as blocks (LSTM 4, GRU 3); reading fewer, or blocks
-    # that cut across gates, is slower but must compute the same values and derivatives.
-    cell, params, xs, carry = _setup(name, rng)
-    assert cell.split.blocks == {"lstm": 4, "gru": 3, "rnn": 1}[name]
-    other = dataclasses.replace(cell, split=dataclasses.replace(cell.split, blocks=blocks))
-    weights = _weights(cell, rng)
-    for reverse, valid in [(False, {}), (True, {"lengths": jnp.array([T, 3, 0, 1])})]:
-        ref_loss, ref_run = _loss_and_outputs(cell, "reference", reverse, valid, weights)
-        loss, run = _loss_and_outputs(other, "fused", reverse, valid, weights)
-        _assert_close(
-            _run_and_grad(run, loss)(params, xs, carry),
-            _run_and_grad(ref_run, ref_loss)(params, xs, carry),
+        into = jax.tree.map(
+            lambda a, b, t=t: jnp.where(resets[:, t].reshape(-1, *[1] * (a.ndim - 1)), a, b),
+            carry0, carry,
+        )  # fmt: skip
+        new, h = cell.step(params, into._replace(h=into.h * keep), xp[:, t])
+        hold = valid[:, t]
+        carry = jax.tree.map(
+            lambda n, o, hold=hold: jnp.where(hold.reshape(-1, *[1] * (n.ndim - 1)), n, o),
+            new,
+            carry,
         )
+        outputs.append(jnp.where(hold[:, None], h, 0.0))
+    return jnp.stack(outputs, 1), carry
 
 
-@pytest.mark.parametrize("blocks", [0, 2, 2.0, True])
-def test_block_count_that_does_not_divide_the_projection_is_refused(blocks, rng):
-    cell, params, xs, _ = _setup("gru", rng)  # K = 3H = 15
-    bad = dataclasses.replace(cell, split=dataclasses.replace(cell.split, blocks=blocks))
-    with pytest.raises(ValueError, match=r"blocks=.*positive int dividing the projection width"):
-        run_scan(bad, params, xs, hidden_size=H, implementation="fused")
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before"])
+@pytest.mark.parametrize("implementation", ["fused", "scan"])
+def test_resets_and_recurrent_mask_equal_a_loop(name, implementation, rng):
+    cell, params, xs, carry = _setup(name, rng)
+    resets = jnp.asarray(rng.random((B, T)) < 0.3)
+    valid = jnp.asarray(rng.random((B, T)) < 0.8)
+    keep = jnp.asarray(rng.random((B, H)) < 0.7, jnp.float32) / 0.7
+
+    def run(params, xs, carry):
+        outputs, final, _ = run_scan(
+            cell, params, xs, initial_carry=carry, mask=valid, resets=resets,
+            recurrent_mask=keep, implementation=implementation,
+        )  # fmt: skip
+        return outputs, final
+
+    def loss(run):
+        return lambda *a: sum(jnp.sum(jnp.sin(leaf)) for leaf in jax.tree.leaves(run(*a)))
+
+    def loop(*a):
+        return _loop_with_resets_and_dropout(cell, *a, valid, resets, keep)
+
+    _assert_close(
+        jax.jit(lambda *a: (run(*a), jax.grad(loss(run), (0, 1, 2))(*a)))(params, xs, carry),
+        jax.jit(lambda *a: (loop(*a), jax.grad(loss(loop), (0, 1, 2))(*a)))(params, xs, carry),
+    )
+
+
+def test_resets_split_a_sequence_into_independent_episodes(rng):
+    cell, params, xs, _ = _setup("lstm", rng)
+    resets = jnp.zeros((B, T), bool).at[:, 3].set(True)
+    outputs = run_scan(cell, params, xs, hidden_size=H, resets=resets).outputs
+    first = run_scan(cell, params, xs[:, :3], hidden_size=H).outputs
+    second = run_scan(cell, params, xs[:, 3:], hidden_size=H).outputs
+    _assert_close(outputs, jnp.concatenate([first, second], axis=1))
+    with pytest.raises(ValueError, match=r"resets must be boolean with shape \(batch, time\)"):
+        run_scan(cell, params, xs, hidden_size=H, resets=jnp.zeros((B, T)))
+    with pytest.raises(ValueError, match="recurrent_mask must have the shape of the carry's h"):
+        run_scan(cell, params, xs, hidden_size=H, recurrent_mask=jnp.ones((B, H + 1)))
+
+
+def test_additivity_is_derived_from_the_update():
+    # The LSTM and the tanh RNN read xp_t + hp_t; the GRU and the layer-normalised LSTM do not.
+    for name, additive in [
+        ("lstm", True),
+        ("rnn", True),
+        ("gru", False),
+        ("layer_norm_lstm", False),
+    ]:
+        cell = get_cell(name)
+        params = cell.init(jax.random.key(0), F, H)
+        carry = cell.initial_carry((B,), H)
+        xp_t = cell.project(params, jnp.ones((B, 1, F)))[:, 0]
+        hp_t = cell.recurrent_product(params, carry.h)
+        assert _is_additive(cell.update, params, carry, xp_t, hp_t) is additive, name

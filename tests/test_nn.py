@@ -116,11 +116,11 @@ def _identity_cell():
     def project(params, xs):
         return xs
 
-    def step(params, carry, xp_t):
+    def update(params, carry, xp_t, hp_t):
         # The output is the h this step received: with recurrent dropout, the mask times 1.
         return RNNState(jnp.ones_like(carry.h)), jnp.concatenate([xp_t, carry.h], axis=-1)
 
-    return Cell("identity", init, initial_carry, project, step)
+    return Cell("identity", init, initial_carry, project, update)
 
 
 def test_dropout_masks_are_per_sequence_and_constant_over_time():
@@ -272,10 +272,10 @@ def test_summary_table():
         (
             lambda: RNN(
                 Cell("no_h", lambda k, i, h: {}, lambda b, h: jnp.zeros((*b, h)), lambda p, x: x,
-                     lambda p, c, x: (c, c)),
+                     lambda p, c, x, hp: (c, c)),
                 F, H, recurrent_dropout=0.1, rngs=nnx.Rngs(0),
             ),
-            "recurrent_dropout needs a carry NamedTuple with an 'h' field",
+            "the carry must be a NamedTuple with an 'h' field",
         ),
         (lambda: StackedRNN("lstm", F, H, num_layers=0, rngs=nnx.Rngs(0)), "num_layers"),
         (lambda: StackedRNN("lstm", F, [H, 0], rngs=nnx.Rngs(0)), r"hidden_size\[1\]"),

@@ -165,7 +165,7 @@ def test_unroll_and_remat_change_nothing(options, rng):
 
 @pytest.mark.parametrize("name", CELLS)
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("implementation", ["reference", "auto"])
+@pytest.mark.parametrize("implementation", ["scan", "auto"])
 def test_remat_equals_no_remat_in_values_and_gradients(name, reverse, implementation, rng):
     # remat projects each step's input inside the checkpoint; that must change no number, with
     # a length-0 sequence, a mask with holes, a given initial carry, and every output used.

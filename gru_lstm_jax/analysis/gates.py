@@ -2,9 +2,8 @@
 
 The gates are recomputed from the carries of a normal run: :func:`~gru_lstm_jax.recurrence.run_scan`
 returns the carry after every step, so the carry before step ``t`` is the initial carry for
-``t = 0`` and the carry after step ``t - 1`` otherwise, and the cell's optional ``gates``
-function (:func:`~gru_lstm_jax.cells.lstm_gates`, :func:`~gru_lstm_jax.cells.gru_gates`, or a
-user cell's own) gives the gates of every step at once.
+``t = 0`` and the carry after step ``t - 1`` otherwise, and the named gate values that the cell's
+``update`` returns (:meth:`~gru_lstm_jax.cells.Cell.gates`) give the gates of every step at once.
 
 A gate is *saturated* when its value is within ``saturation`` of 0 or 1: its derivative is then
 small and it passes little gradient to its pre-activation (Gers et al. 2000; Chung et al. 2014).
@@ -61,16 +60,11 @@ def gate_statistics(
         sequence is valid gives NaN.
 
     Raises:
-        ValueError: for a cell without a ``gates`` function (such as ``"rnn"``),
+        ValueError: for a cell whose update returns no gates (such as ``"rnn"``),
             ``xs`` not ``(B, T, F)``, ``saturation`` outside ``(0, 0.5)``, or malformed
             ``hidden_size``, ``lengths`` or ``mask``.
     """
     cell = get_cell(cell_name_or_cell)
-    if cell.gates is None:
-        raise ValueError(
-            f"cell {cell.name!r} exposes no gates (its Cell has no gates function); the LSTM "
-            "and both GRU variants do"
-        )
     if not 0.0 < saturation < 0.5:
         raise ValueError(f"saturation must lie in (0, 0.5); got {saturation!r}")
     xs = jnp.asarray(xs)
@@ -78,6 +72,12 @@ def gate_statistics(
         raise ValueError(f"xs must have shape (batch, time, features); got shape {tuple(xs.shape)}")
     batch, time = xs.shape[:2]
     valid = sequence_mask(lengths, mask, batch, time)
+    first = jax.tree.map(lambda a: a[:, :1], cell.project(params, xs[:, :1]))
+    if not jax.eval_shape(cell.gates, params, cell.initial_carry((batch, 1), hidden_size), first):
+        raise ValueError(
+            f"cell {cell.name!r} exposes no gates (its update returns no named gate values); "
+            "the LSTM and both GRU variants do"
+        )
 
     _, _, carries = run_scan(
         cell, params, xs, hidden_size=hidden_size, lengths=lengths, mask=mask,

@@ -6,7 +6,7 @@ late loss with respect to an early hidden state shrinks geometrically with the d
 gated cells keep it alive.
 
 Both are computed exactly, with JAX's automatic differentiation, by one mechanism that works for
-any cell of the protocol: the cell's step is wrapped so that it adds a perturbation ``eps_t``
+any cell of the protocol: the cell's update is wrapped so that it adds a perturbation ``eps_t``
 (zeros) to the new hidden state, and the loss (or the final hidden state) is differentiated with
 respect to ``eps``. Because the perturbation enters the carry that goes on to the next step *and*
 the output of the step, ``∂L/∂eps_t = ∂L/∂h_t`` is the total derivative through everything
@@ -114,29 +114,31 @@ def _hidden_state_spec(
     return jax.ShapeDtypeStruct(h_shape, jnp.result_type(initial_carry.h))
 
 
-def _perturbed_cell(cell: Cell) -> Cell:
-    """``cell`` with its step adding a perturbation to the new ``h``.
+def _perturbed_cell(cell: Cell, features: int) -> Cell:
+    """``cell`` with its update adding a perturbation to the new ``h``, in the cell protocol.
 
-    The wrapped cell takes ``(params, eps)`` as its parameters, with ``eps`` of shape
-    ``(B, T, H)``; its projection pairs each step's projected input with that step's ``eps_t``.
+    The perturbation ``eps_t`` ``(B, H)`` rides along the input: the wrapped cell reads inputs
+    ``(B, T, features + H)``, projects the first ``features`` as ``cell`` does and passes the
+    rest through, so that it runs on every implementation of the recurrence, fused included.
     """
 
-    def project(params_and_eps: tuple[Any, jax.Array], xs: jax.Array) -> tuple[Any, jax.Array]:
-        params, eps = params_and_eps
-        return cell.project(params, xs), eps
+    def project(params: Any, xs: jax.Array) -> tuple[Any, jax.Array]:
+        return cell.project(params, xs[..., :features]), xs[..., features:]
 
-    def step(
-        params_and_eps: tuple[Any, jax.Array], carry: Any, inputs: tuple[Any, jax.Array]
+    def update(
+        params: Any, carry: Any, inputs: tuple[Any, jax.Array], hp_t: Any
     ) -> tuple[Any, jax.Array]:
-        params, _ = params_and_eps
         xp_t, eps_t = inputs
-        new_carry, _ = cell.step(params, carry, xp_t)
-        h = new_carry.h + eps_t
+        new_carry, h, *_ = cell.update(params, carry, xp_t, hp_t)
+        h = h + eps_t
         # The same perturbed h goes on in the carry and out as this step's output, so that the
         # derivative with respect to eps_t is the total derivative with respect to h_t.
         return new_carry._replace(h=h), h
 
-    return Cell(f"{cell.name}+perturbed_h", cell.init, cell.initial_carry, project, step)
+    return Cell(
+        f"{cell.name}+perturbed_h", cell.init, cell.initial_carry, project, update,
+        cell.recurrent_kernel,
+    )  # fmt: skip
 
 
 def _scan_with_perturbation(
@@ -151,9 +153,9 @@ def _scan_with_perturbation(
     initial_carry: Any,
 ) -> tuple[jax.Array, Any]:
     outputs, final_carry, _ = run_scan(
-        _perturbed_cell(cell),
-        (params, eps),
-        xs,
+        _perturbed_cell(cell, xs.shape[-1]),
+        params,
+        jnp.concatenate([xs, eps.astype(xs.dtype)], axis=-1),
         hidden_size=hidden_size,
         initial_carry=initial_carry,
         lengths=lengths,

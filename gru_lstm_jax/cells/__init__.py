@@ -2,39 +2,39 @@
 
 from gru_lstm_jax.cells.base import (
     Cell,
-    SplitStep,
-    SplitWeights,
     available_cells,
     cell_option_names,
     get_cell,
+    recurrent_kernel,
     register_cell,
 )
 from gru_lstm_jax.cells.gru import (
     GRUState,
     gru_cell,
-    gru_gates,
     gru_init,
     gru_initial_carry,
     gru_project,
+    gru_recurrent_kernel,
     gru_reset_before_cell,
-    gru_step,
+    gru_update,
 )
+from gru_lstm_jax.cells.layer_norm_lstm import layer_norm_lstm_cell
 from gru_lstm_jax.cells.lstm import (
     LSTMState,
     lstm_cell,
-    lstm_gates,
     lstm_init,
     lstm_initial_carry,
     lstm_project,
-    lstm_step,
+    lstm_update,
 )
+from gru_lstm_jax.cells.peephole_lstm import peephole_lstm_cell
 from gru_lstm_jax.cells.simple_rnn import (
     RNNState,
     simple_rnn_cell,
     simple_rnn_init,
     simple_rnn_initial_carry,
     simple_rnn_project,
-    simple_rnn_step,
+    simple_rnn_update,
 )
 
 __all__ = [
@@ -42,28 +42,28 @@ __all__ = [
     "GRUState",
     "LSTMState",
     "RNNState",
-    "SplitStep",
-    "SplitWeights",
     "available_cells",
     "cell_option_names",
     "get_cell",
     "gru_cell",
-    "gru_gates",
     "gru_init",
     "gru_initial_carry",
     "gru_project",
+    "gru_recurrent_kernel",
     "gru_reset_before_cell",
-    "gru_step",
+    "gru_update",
+    "layer_norm_lstm_cell",
     "lstm_cell",
-    "lstm_gates",
     "lstm_init",
     "lstm_initial_carry",
     "lstm_project",
-    "lstm_step",
+    "lstm_update",
+    "peephole_lstm_cell",
+    "recurrent_kernel",
     "register_cell",
     "simple_rnn_cell",
     "simple_rnn_init",
     "simple_rnn_initial_carry",
     "simple_rnn_project",
-    "simple_rnn_step",
+    "simple_rnn_update",
 ]

@@ -1,22 +1,27 @@
 """The cell protocol and the registry of cells by name.
 
-A cell is a frozen bundle of four pure functions over plain pytrees (see ``DESIGN.md``):
+A cell states its equations once, as a frozen bundle of pure functions over plain pytrees (see
+``DESIGN.md``):
 
 - ``init(key, input_size, hidden_size) -> params``: a dict of arrays.
-- ``initial_carry(batch_shape, hidden_size) -> carry``: zeros, a NamedTuple.
-- ``project(params, xs) -> xp``: the input-side work for every time step at once, each step
-  on its own, ``xs`` of shape ``(*batch, T, input_size)``; a cell without such a split returns
-  ``xs``.
-- ``step(params, carry, xp_t) -> (carry, h_t)``: one time step, with the ``lax.scan`` signature.
+- ``initial_carry(batch_shape, hidden_size) -> carry``: zeros, a NamedTuple with an ``h`` field
+  ``(*batch, H)``, the hidden state that the recurrent weights multiply.
+- ``project(params, xs) -> xp``: the input-side work for every time step at once, each step on
+  its own, ``xs`` of shape ``(*batch, T, input_size)`` (e.g. ``xs @ W + b``).
+- ``recurrent_kernel(params) -> U``: the ``(H, K)`` weights that multiply ``h`` at every step,
+  or ``None`` for a cell without such a product (e.g. IndRNN's elementwise recurrence).
+- ``update(params, carry, xp_t, hp_t) -> (carry, h_t)`` or ``(carry, h_t, gates)``: the rest of
+  one step, given the step's slice of ``xp`` and the recurrent product ``hp_t = carry.h @ U``
+  (``None`` without a recurrent kernel). ``gates`` is an optional dict of named gate values
+  ``(*batch, H)`` in ``[0, 1]`` for the gate statistics of the analysis. A cell whose step needs
+  a second, staged product of a gated ``h`` (Cho et al.'s GRU, ``(r * h) @ U_n``) computes it
+  here from ``params``.
 
-A cell may also offer ``gates(params, carry, xp_t) -> {name: gate values}``, the gate
-activations of the step that ``step`` would take, for the gate statistics of the analysis, and a
-:class:`SplitStep`: its step split around the matrix products, which lets the recurrence run the
-cell with one large matrix product per weight over all time steps instead of one per step (the
-fused recurrence of ``gru_lstm_jax.recurrence``). A cell without one runs the reference scan.
-
-The recurrence (``gru_lstm_jax.recurrence``), every layer, wrapper, trainer and analysis accept
-any :class:`Cell`, so a new cell needs nothing but these functions.
+Everything else is derived from these: the plain step (:meth:`Cell.step`), the gates
+(:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the fused recurrence with its
+derivative (from ``jax.linearize`` of ``update``), recurrent dropout (a mask on ``h`` as it enters
+``update``), resets and the gradient-flow perturbation. Every layer, wrapper, trainer and analysis
+accepts any :class:`Cell`.
 """
 
 from __future__ import annotations
@@ -24,91 +29,28 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
+
+import jax
 
 __all__ = [
     "Cell",
-    "SplitStep",
-    "SplitWeights",
     "available_cells",
     "cell_option_names",
     "get_cell",
+    "recurrent_kernel",
     "register_cell",
 ]
 
 
-class SplitWeights(NamedTuple):
-    """The weights of a :class:`SplitStep`, taken out of a cell's parameters.
-
-    Attributes:
-        kernel: ``W`` ``(input_size, K)``; the input projection is ``xp_t = x_t @ W + b``.
-        bias: ``b`` ``(K,)``.
-        recurrent_kernel: ``U`` ``(H, K_h)``; the recurrent product is ``hp_t = h @ U + b_h``
-            with ``h`` the ``h`` field of the carry before the step.
-        recurrent_bias: ``b_h`` ``(K_h,)``, or ``None`` for none.
-        inner: any further weights the step uses inside (a pytree, e.g. the candidate kernel of
-            Cho et al.'s GRU, which multiplies ``r * h``), or ``None``.
-    """
-
-    kernel: Any
-    bias: Any
-    recurrent_kernel: Any
-    recurrent_bias: Any = None
-    inner: Any = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SplitStep:
-    """A cell's step split around its matrix products (an optional part of the cell protocol).
-
-    With ``w = weights(params)``, ``xp_t = x_t @ w.kernel + w.bias`` (the cell's ``project``) and
-    ``hp_t = carry.h @ w.recurrent_kernel + w.recurrent_bias``, the step must satisfy
-    ``step(params, carry, xp_t) == (new, new.h)`` with ``new = forward(w.inner, carry, xp_t,
-    hp_t)[0]``. The fused recurrence computes every ``xp_t`` with one matrix product, runs only
-    ``forward`` and ``hp_t`` in its time loop, and differentiates through ``tangent``; the
-    gradients of ``W`` and ``U`` then come out of one matrix product each over all ``T * B``
-    rows, as cuDNN does, instead of one small product per step.
-
-    Attributes:
-        step: the :attr:`Cell.step` this split describes; a cell whose ``step`` was replaced
-            (e.g. wrapped for recurrent dropout) no longer matches it and runs the reference scan.
-        weights: ``weights(params) -> SplitWeights``.
-        forward: ``forward(inner, carry, xp_t, hp_t) -> (new_carry, saved_t, extra_t)``:
-            ``saved_t`` is ``None`` or an array shaped like ``xp_t`` (e.g. the gate activations)
-            that the recurrence stores in place of ``xp_t``; ``extra_t`` is ``None`` or a pytree
-            of arrays ``(B, ...)`` that it stores per step. Both go to ``tangent``. Compute
-            ``saved_t`` from everything the step reads of ``xp_t`` (as activations are): XLA
-            overwrites ``xp_t`` in place only after all its readers, and copies the whole buffer
-            at every step when a reader does not lead to ``saved_t``.
-        tangent: ``tangent(inner, d_inner, saved_t, extra_t, prev, new, d_prev, d_xp, d_hp) ->
-            d_new``: the derivative of ``forward``'s new carry at the step from carry ``prev``
-            to ``new``, linear in ``(d_inner, d_prev, d_xp, d_hp)``; ``d_inner`` is ``None``
-            where the inner weights are not differentiated. Reverse mode transposes it, so it
-            should cut its linear inputs with ``jnp.split`` (whose transpose is a concatenation)
-            rather than with slices (whose transpose pads).
-        additive: whether ``forward`` depends on ``xp_t`` and ``hp_t`` only through their sum
-            (then ``K == K_h`` and ``tangent`` gets ``d_xp + d_hp`` as ``d_xp`` and ``None`` as
-            ``d_hp``).
-        blocks: the number of equal column blocks (the gates) in which ``forward`` and
-            ``tangent`` read ``xp_t`` and ``saved_t``; it must divide ``K``. The recurrence
-            reads each block of a step with its own slice, and a step that splits ``xp_t`` (or
-            ``saved_t``) into these blocks before any arithmetic on it lets XLA vectorise the
-            gate math (on CPU the wide GRU's forward gate math ran 4-6x faster than when it read
-            one ``(B, K)`` row and split it). ``1`` reads the row whole. The results are the
-            same for any valid value.
-    """
-
-    step: Callable[..., tuple[Any, Any]]
-    weights: Callable[[Any], SplitWeights]
-    forward: Callable[..., tuple[Any, Any, Any]]
-    tangent: Callable[..., Any]
-    additive: bool = False
-    blocks: int = 1
+def recurrent_kernel(params: dict[str, Any]) -> jax.Array:
+    """``params["recurrent_kernel"]``: the ``recurrent_kernel`` of the built-in cells."""
+    return params["recurrent_kernel"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-    """A recurrent cell: a name and the four pure functions of the cell protocol.
+    """A recurrent cell: a name and the pure functions of the cell protocol.
 
     Cells are compared by value (their name and functions), so two cells built from the same
     functions are equal and a jitted function that takes a cell as a static argument does not
@@ -118,28 +60,58 @@ class Cell:
         name: a human-readable name, e.g. ``"lstm"``.
         init: ``init(key, input_size, hidden_size) -> params`` (a dict of arrays).
         initial_carry: ``initial_carry(batch_shape, hidden_size) -> carry``; ``batch_shape`` is a
-            tuple (``()`` for one unbatched sequence); every leaf of the carry has shape
-            ``(*batch_shape, ...)``.
+            tuple (``()`` for one unbatched sequence); the carry is a NamedTuple with an ``h``
+            field, every leaf of shape ``(*batch_shape, ...)``.
         project: ``project(params, xs) -> xp`` with ``xs`` of shape
             ``(*batch_shape, T, input_size)`` and every leaf of ``xp`` of shape
             ``(*batch_shape, T, ...)``; time step ``t`` of ``xp`` depends only on time step
-            ``t`` of ``xs`` (``run_scan`` with ``remat=True`` projects one step at a time).
-        step: ``step(params, carry, xp_t) -> (carry, h_t)`` where ``xp_t`` is one time slice of
-            ``xp`` and ``h_t`` has shape ``(*batch_shape, hidden_size)``.
-        gates: optional ``gates(params, carry, xp_t) -> dict[str, array]``: the activations of
-            each gate (values in ``[0, 1]``, shape ``(*batch, H)``) at the step ``step`` would
-            take from ``carry``; ``None`` for a cell without gates.
-        split: optional :class:`SplitStep` of ``step`` for the fused recurrence; ``None`` for a
-            cell that runs only the reference scan.
+            ``t`` of ``xs``.
+        update: ``update(params, carry, xp_t, hp_t) -> (carry, h_t)`` or
+            ``(carry, h_t, gates)``, with ``xp_t`` one time slice of ``xp``, ``hp_t`` the
+            recurrent product ``carry.h @ recurrent_kernel(params)`` (``None`` without a
+            recurrent kernel), ``h_t`` ``(*batch_shape, H)`` and ``gates`` a dict of named gate
+            values ``(*batch_shape, H)``.
+        recurrent_kernel: ``recurrent_kernel(params) -> U`` ``(H, K)``, or ``None``.
     """
 
     name: str
     init: Callable[..., dict[str, Any]]
     initial_carry: Callable[..., Any]
     project: Callable[..., Any]
-    step: Callable[..., tuple[Any, Any]]
-    gates: Callable[..., dict[str, Any]] | None = None
-    split: SplitStep | None = None
+    update: Callable[..., tuple[Any, ...]]
+    recurrent_kernel: Callable[[Any], jax.Array] | None = None
+
+    def recurrent_product(self, params: Any, h: jax.Array) -> jax.Array | None:
+        """``h @ recurrent_kernel(params)`` ``(*batch, K)``, or ``None`` without a kernel."""
+        return None if self.recurrent_kernel is None else h @ self.recurrent_kernel(params)
+
+    def step(self, params: Any, carry: Any, xp_t: Any) -> tuple[Any, jax.Array]:
+        """One time step: ``(carry, xp_t) -> (carry, h_t)``, the ``lax.scan`` signature.
+
+        Args:
+            params: the cell's parameters.
+            carry: the carry before the step, leaves ``(*batch, ...)``.
+            xp_t: the step's slice of ``project(params, xs)``.
+
+        Returns:
+            ``(carry after the step, h_t (*batch, H))``.
+        """
+        new_carry, h, *_ = self.update(params, carry, xp_t, self.recurrent_product(params, carry.h))
+        return new_carry, h
+
+    def gates(self, params: Any, carry: Any, xp_t: Any) -> dict[str, jax.Array]:
+        """The named gate values of the step :meth:`step` takes; ``{}`` for a cell without.
+
+        Args:
+            params: the cell's parameters.
+            carry: the carry before the step, leaves ``(*batch, ...)``.
+            xp_t: the step's slice of ``project(params, xs)``.
+
+        Returns:
+            ``{name: (*batch, H)}``.
+        """
+        result = self.update(params, carry, xp_t, self.recurrent_product(params, carry.h))
+        return dict(result[2]) if len(result) > 2 else {}
 
 
 _REGISTRY: dict[str, Callable[..., Cell]] = {}
@@ -150,7 +122,7 @@ def register_cell(name: str, factory: Callable[..., Cell], *, overwrite: bool = 
 
     Example:
         >>> def my_cell():
-        ...     return Cell("my_rnn", my_init, my_initial_carry, my_project, my_step)
+        ...     return Cell("my_rnn", my_init, my_initial_carry, my_project, my_update)
         >>> register_cell("my_rnn", my_cell)       # doctest: +SKIP
         >>> get_cell("my_rnn")                     # doctest: +SKIP
 

@@ -36,20 +36,16 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, SplitStep, SplitWeights, register_cell
+from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
     "LSTMState",
     "lstm_cell",
-    "lstm_gates",
     "lstm_init",
     "lstm_initial_carry",
     "lstm_project",
-    "lstm_split_forward",
-    "lstm_split_tangent",
-    "lstm_split_weights",
-    "lstm_step",
+    "lstm_update",
 ]
 
 
@@ -109,125 +105,37 @@ def lstm_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
     return xs @ params["kernel"] + params["bias"]
 
 
-def lstm_step(
+def lstm_update(
     params: dict[str, jax.Array],
     carry: LSTMState,
     xp_t: jax.Array,
+    hp_t: jax.Array,
     *,
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
-) -> tuple[LSTMState, jax.Array]:
-    """One LSTM step (see the module docstring for the equations).
+) -> tuple[LSTMState, jax.Array, dict[str, jax.Array]]:
+    """One LSTM step from its two products (see the module docstring for the equations).
 
     Args:
-        params: LSTM parameters.
+        params: LSTM parameters (unused: both products are given).
         carry: ``LSTMState(h, c)``, each ``(*batch, H)``.
-        xp_t: the projected input of this step, ``(*batch, 4H)`` (from :func:`lstm_project`).
+        xp_t: ``x_t @ kernel + bias``, ``(*batch, 4H)`` (from :func:`lstm_project`).
+        hp_t: ``h @ recurrent_kernel``, ``(*batch, 4H)``.
         gate_activation: the activation of ``i``, ``f`` and ``o`` (sigmoid).
         activation: the activation of the candidate ``g`` and of ``c'`` in the output (tanh).
 
     Returns:
-        ``(LSTMState(h', c'), h')`` with ``h'`` of shape ``(*batch, H)``.
-    """
-    z = xp_t + carry.h @ params["recurrent_kernel"]
-    zi, zf, zg, zo = jnp.split(z, 4, axis=-1)
-    i = gate_activation(zi)
-    f = gate_activation(zf)
-    g = activation(zg)
-    o = gate_activation(zo)
-    c = f * carry.c + i * g
-    h = o * activation(c)
-    return LSTMState(h=h, c=c), h
-
-
-def lstm_split_weights(params: dict[str, jax.Array]) -> SplitWeights:
-    """The LSTM's weights for its :class:`~gru_lstm_jax.cells.SplitStep`.
-
-    Args:
-        params: LSTM parameters.
-
-    Returns:
-        ``SplitWeights(kernel (I, 4H), bias (4H,), recurrent_kernel (H, 4H))``, no recurrent
-        bias and no inner weights.
-    """
-    return SplitWeights(params["kernel"], params["bias"], params["recurrent_kernel"])
-
-
-def lstm_split_forward(
-    inner: None, carry: LSTMState, xp_t: jax.Array, hp_t: jax.Array
-) -> tuple[LSTMState, jax.Array, tuple[jax.Array, jax.Array]]:
-    """The LSTM step from its two matrix products (sigmoid gates, tanh activations).
-
-    ``z = xp_t + hp_t`` is split into ``z_i, z_f, z_g, z_o``; then ``i = σ(z_i)``,
-    ``f = σ(z_f)``, ``g = tanh(z_g)``, ``o = σ(z_o)``, ``c' = f * c + i * g``,
-    ``h' = o * tanh(c')``, exactly as :func:`lstm_step`.
-
-    It saves the coefficients of the step's derivative (see :func:`lstm_split_tangent`) rather
-    than the gates, so that the backward loop only multiplies.
-
-    Args:
-        inner: unused (the LSTM has no inner weights).
-        carry: ``LSTMState(h, c)``, each ``(B, H)``.
-        xp_t: ``x_t @ kernel + bias``, ``(B, 4H)``.
-        hp_t: ``h @ recurrent_kernel``, ``(B, 4H)``.
-
-    Returns:
-        ``(LSTMState(h', c'), coefficients (B, 4H), (f, q))`` with the coefficients
-        ``[g i(1-i), c f(1-f), i (1-g²), tanh(c') o(1-o)]``, ``f`` ``(B, H)`` and
-        ``q = o (1 - tanh²(c'))`` ``(B, H)``.
+        ``(LSTMState(h', c'), h', {"input_gate": i, "forget_gate": f, "output_gate": o})``,
+        every array ``(*batch, H)``.
     """
     # Split before adding, so that each gate reads its own columns of xp_t and hp_t.
     zi, zf, zg, zo = (
         x + h for x, h in zip(jnp.split(xp_t, 4, axis=-1), jnp.split(hp_t, 4, axis=-1), strict=True)
     )
-    i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zg), jax.nn.sigmoid(zo)
+    i, f, g, o = gate_activation(zi), gate_activation(zf), activation(zg), gate_activation(zo)
     c = f * carry.c + i * g
-    tanh_c = jnp.tanh(c)
-    coefficients = jnp.concatenate(
-        [g * i * (1 - i), carry.c * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)], axis=-1
-    )
-    return LSTMState(h=o * tanh_c, c=c), coefficients, (f, o * (1 - tanh_c * tanh_c))
-
-
-def lstm_split_tangent(
-    inner: None,
-    d_inner: None,
-    coefficients: jax.Array,
-    f_and_q: tuple[jax.Array, jax.Array],
-    prev: LSTMState,
-    new: LSTMState,
-    d_prev: LSTMState,
-    d_z: jax.Array,
-    d_hp: None,
-) -> LSTMState:
-    """The derivative of :func:`lstm_split_forward`, linear in ``d_prev`` and ``d_z``.
-
-    With ``σ' = σ(1 - σ)``, ``tanh' = 1 - tanh²`` and ``dz = d(xp_t) + d(hp_t)`` (the LSTM's
-    split is additive)::
-
-        dc' = f dc + g i(1-i) dz_i + c f(1-f) dz_f + i (1-g²) dz_g
-        dh' = tanh(c') o(1-o) dz_o + q dc',    q = o (1 - tanh²(c'))
-
-    Args:
-        inner: unused.
-        d_inner: unused.
-        coefficients: the saved ``[g i(1-i), c f(1-f), i (1-g²), tanh(c') o(1-o)]``
-            ``(B, 4H)``.
-        f_and_q: the saved ``(f, q)``, each ``(B, H)``.
-        prev: unused (the coefficients hold what the derivative needs).
-        new: unused.
-        d_prev: the tangent of the carry before the step.
-        d_z: the tangent of ``z = xp_t + hp_t``, ``(B, 4H)``.
-        d_hp: unused (``None``).
-
-    Returns:
-        The tangent ``LSTMState(dh', dc')``.
-    """
-    f, q = f_and_q
-    dzi, dzf, dzg, dzo = jnp.split(d_z, 4, axis=-1)
-    ci, cf, cg, co = jnp.split(coefficients, 4, axis=-1)
-    dc = f * d_prev.c + ci * dzi + cf * dzf + cg * dzg
-    return LSTMState(h=co * dzo + q * dc, c=dc)
+    h = o * activation(c)
+    return LSTMState(h=h, c=c), h, {"input_gate": i, "forget_gate": f, "output_gate": o}
 
 
 def lstm_cell(
@@ -244,59 +152,23 @@ def lstm_cell(
             many steps (see :func:`lstm_init`); ``None`` keeps the forget bias of 1.
 
     Returns:
-        The cell, named ``"lstm"``; with the default activations it carries a
-        :class:`~gru_lstm_jax.cells.SplitStep` for the fused recurrence.
+        The cell, named ``"lstm"``.
     """
     if chrono_max_length is not None:
         check_chrono_max_length(chrono_max_length)  # at construction, not at the first init
     return _lstm_cell(gate_activation, activation, chrono_max_length)
 
 
-def lstm_gates(
-    params: dict[str, jax.Array],
-    carry: LSTMState,
-    xp_t: jax.Array,
-    *,
-    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
-) -> dict[str, jax.Array]:
-    """The gates of the step :func:`lstm_step` takes from ``carry``.
-
-    Args:
-        params: LSTM parameters.
-        carry: the carry before the step; only ``h`` ``(*batch, H)`` is used.
-        xp_t: the projected input ``(*batch, 4H)``.
-        gate_activation: the gate activation (sigmoid).
-
-    Returns:
-        ``{"input_gate": i, "forget_gate": f, "output_gate": o}``, each ``(*batch, H)``.
-    """
-    z = xp_t + carry.h @ params["recurrent_kernel"]
-    zi, zf, _, zo = jnp.split(z, 4, axis=-1)
-    return {
-        "input_gate": gate_activation(zi),
-        "forget_gate": gate_activation(zf),
-        "output_gate": gate_activation(zo),
-    }
+@functools.cache
+def _lstm_update(gate_activation: Callable, activation: Callable) -> Callable:
+    return functools.partial(lstm_update, gate_activation=gate_activation, activation=activation)
 
 
 @functools.cache
 def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | None) -> Cell:
     init = lstm_init if chrono is None else functools.partial(lstm_init, chrono_max_length=chrono)
-    step = functools.partial(lstm_step, gate_activation=gate_activation, activation=activation)
-    gates = functools.partial(lstm_gates, gate_activation=gate_activation)
-    split = None
-    if gate_activation is jax.nn.sigmoid and activation is jnp.tanh:
-        # The split's derivative is written for sigmoid and tanh; other activations run the
-        # reference scan, which differentiates them automatically.
-        split = SplitStep(
-            step,
-            lstm_split_weights,
-            lstm_split_forward,
-            lstm_split_tangent,
-            additive=True,
-            blocks=4,
-        )
-    return Cell("lstm", init, lstm_initial_carry, lstm_project, step, gates, split)
+    update = _lstm_update(gate_activation, activation)
+    return Cell("lstm", init, lstm_initial_carry, lstm_project, update, recurrent_kernel)
 
 
 register_cell("lstm", lstm_cell)

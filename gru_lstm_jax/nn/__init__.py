@@ -1,17 +1,11 @@
 """Flax NNX layers: RNN, LSTM, GRU, SimpleRNN, Bidirectional, StackedRNN, AdditiveAttention.
 
-:mod:`gru_lstm_jax.nn.cudnn` adds an optional cuDNN path for the LSTM (``jax.experimental.rnn``).
+Every recurrent layer takes ``implementation=`` (``"auto"``, ``"fused"``, ``"scan"``, ``"cudnn"``,
+``"cudnn_reference"``) with the meaning of :func:`gru_lstm_jax.recurrence.run_scan`.
 """
 
 from gru_lstm_jax.nn.attention import AdditiveAttention, masked_softmax
 from gru_lstm_jax.nn.bidirectional import MERGE_MODES, Bidirectional
-from gru_lstm_jax.nn.cudnn import (
-    cudnn_available,
-    cudnn_lstm,
-    cudnn_lstm_stack,
-    lstm_params_from_cudnn,
-    lstm_params_to_cudnn,
-)
 from gru_lstm_jax.nn.rnn import GRU, LSTM, RNN, SimpleRNN
 from gru_lstm_jax.nn.stacked import StackedRNN
 from gru_lstm_jax.nn.summary import LayerSummary, ModelSummary, count_params, summary
@@ -28,11 +22,6 @@ __all__ = [
     "SimpleRNN",
     "StackedRNN",
     "count_params",
-    "cudnn_available",
-    "cudnn_lstm",
-    "cudnn_lstm_stack",
-    "lstm_params_from_cudnn",
-    "lstm_params_to_cudnn",
     "masked_softmax",
     "summary",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,8 +10,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
-from gru_lstm_jax.nn.cudnn import cudnn_lstm, lengths_from_right_padded_mask
-from gru_lstm_jax.recurrence import add_batch_axis, last_output, run_scan, sequence_mask
+from gru_lstm_jax.recurrence import (
+    add_batch_axis,
+    check_implementation,
+    last_output,
+    run_scan,
+    sequence_mask,
+)
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
 
@@ -59,11 +63,11 @@ class RNN(nnx.Module):
 
     Dropout (Gal & Ghahramani 2016, "A Theoretically Grounded Application of Dropout in
     Recurrent Neural Networks"): ``dropout`` drops input features and ``recurrent_dropout`` drops
-    units of ``h`` as it enters each step, each with one mask per sequence that is the same at
-    every time step. For the LSTM this equals Keras's ``recurrent_dropout`` (only ``h`` is
-    dropped, not ``c``); for the GRU the dropped ``h`` is used everywhere the step reads ``h``
-    (Gal & Ghahramani's formulation; Keras keeps the undropped ``h`` in ``z * h``). Both are off
-    after ``module.eval()``.
+    units of ``h`` as it enters each step (``run_scan``'s ``recurrent_mask``), each with one mask
+    per sequence that is the same at every time step. For the LSTM this equals Keras's
+    ``recurrent_dropout`` (only ``h`` is dropped, not ``c``); for the GRU the dropped ``h`` is
+    used everywhere the step reads ``h`` (Gal & Ghahramani's formulation; Keras keeps the
+    undropped ``h`` in ``z * h``). Both are off after ``module.eval()``.
 
     Attributes:
         cell: the :class:`~gru_lstm_jax.cells.Cell`.
@@ -85,6 +89,7 @@ class RNN(nnx.Module):
         recurrent_dropout: float = 0.0,
         unroll: int | bool = 1,
         remat: bool = False,
+        implementation: str = "auto",
         rngs: nnx.Rngs,
         **cell_options: Any,
     ):
@@ -106,6 +111,9 @@ class RNN(nnx.Module):
                 sequence); needs a carry with an ``h`` field.
             unroll: the ``lax.scan`` unroll factor.
             remat: rematerialise each step in the backward pass to save memory.
+            implementation: how ``run_scan`` runs the cell: ``"auto"``, ``"fused"``,
+                ``"scan"``, ``"cudnn"`` or ``"cudnn_reference"`` (see
+                :mod:`gru_lstm_jax.recurrence.scan`; the cuDNN values run only the LSTM).
             rngs: ``nnx.Rngs``; the ``params`` stream initialises the weights, the ``dropout``
                 stream (or the default stream) draws dropout masks.
             **cell_options: options for a named cell, e.g. ``reset_after=False``.
@@ -114,6 +122,7 @@ class RNN(nnx.Module):
         check_positive_int(hidden_size, "hidden_size")
         check_rate(dropout, "dropout")
         check_rate(recurrent_dropout, "recurrent_dropout")
+        check_implementation(implementation)
         self.cell = get_cell(cell, **cell_options)
         self.in_features = in_features
         self.hidden_size = hidden_size
@@ -123,13 +132,13 @@ class RNN(nnx.Module):
         self.go_backwards = go_backwards
         self.unroll = unroll
         self.remat = remat
-        if recurrent_dropout > 0:
-            carry = jax.eval_shape(lambda: self.cell.initial_carry((1,), hidden_size))
-            if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
-                raise ValueError(
-                    f"recurrent_dropout needs a carry NamedTuple with an 'h' field; cell "
-                    f"{self.cell.name!r} has carry {type(carry).__name__}"
-                )
+        self.implementation = implementation
+        carry = jax.eval_shape(lambda: self.cell.initial_carry((1,), hidden_size))
+        if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
+            raise ValueError(
+                f"cell {self.cell.name!r}: the carry must be a NamedTuple with an 'h' field; got "
+                f"{type(carry).__name__}"
+            )
         params = self.cell.init(rngs.params(), in_features, hidden_size)
         self.params = nnx.Dict({name: nnx.Param(value) for name, value in params.items()})
         # Axis 1 is time: one input mask per sequence, the same at every step.
@@ -164,16 +173,6 @@ class RNN(nnx.Module):
         for name, value in params.items():
             self.params[name][...] = jnp.asarray(value, current[name].dtype)
 
-    def _step_with_recurrent_dropout(self, batch: int) -> Callable[..., Any]:
-        """The cell's step with ``h`` multiplied by one dropout mask ``(B, H)`` per sequence."""
-        keep = self.recurrent_dropout(jnp.ones((batch, self.hidden_size)))
-        step = self.cell.step
-
-        def dropped_step(params: Any, carry: Any, xp_t: Any) -> tuple[Any, jax.Array]:
-            return step(params, carry._replace(h=carry.h * keep), xp_t)
-
-        return dropped_step
-
     def __call__(
         self,
         xs: jax.Array,
@@ -181,15 +180,18 @@ class RNN(nnx.Module):
         initial_state: Any = None,
         lengths: jax.Array | None = None,
         mask: jax.Array | None = None,
+        resets: jax.Array | None = None,
     ) -> Any:
         """Runs the layer.
 
         Args:
             xs: ``(B, T, F)``, or ``(T, F)`` for one sequence (then ``lengths`` is a scalar and
-                ``mask`` is ``(T,)``).
+                ``mask`` and ``resets`` are ``(T,)``).
             initial_state: a carry with leaves ``(B, ...)``; default zeros.
             lengths: integer lengths ``(B,)`` in ``[0, T]`` of right-padded sequences.
             mask: boolean ``(B, T)``; True on valid steps.
+            resets: boolean ``(B, T)``; where True the carry is reset to the initial state
+                before that step (see ``run_scan``).
 
         Returns:
             ``(B, T, H)`` if ``return_sequences`` else ``(B, H)`` (the output of the last valid
@@ -198,23 +200,27 @@ class RNN(nnx.Module):
         """
         xs = check_sequence_input(xs, self.in_features)
         if xs.ndim == 2:
-            return self._call_unbatched(xs, initial_state, lengths, mask)
+            return self._call_unbatched(xs, initial_state, lengths, mask, resets)
         batch, time = xs.shape[:2]
         valid = sequence_mask(lengths, mask, batch, time)
-        cell = self.cell
         dropout = self.recurrent_dropout
+        recurrent_mask = None
         if dropout.rate > 0 and not dropout.deterministic:
-            cell = dataclasses.replace(cell, step=self._step_with_recurrent_dropout(batch))
+            recurrent_mask = dropout(jnp.ones((batch, self.hidden_size)))
         outputs, final_carry, _ = run_scan(
-            cell,
+            self.cell,
             self.cell_params(),
             self.input_dropout(xs),
             hidden_size=self.hidden_size,
             initial_carry=initial_state,
-            mask=valid,
+            lengths=lengths,
+            mask=mask,
+            resets=resets,
+            recurrent_mask=recurrent_mask,
             reverse=self.go_backwards,
             unroll=self.unroll,
             remat=self.remat,
+            implementation=self.implementation,
         )
         return self._layer_output(outputs, final_carry, valid)
 
@@ -227,9 +233,19 @@ class RNN(nnx.Module):
         )
         return (output, final_carry) if self.return_state else output
 
-    def _call_unbatched(self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any) -> Any:
+    def _call_unbatched(
+        self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any, resets: Any
+    ) -> Any:
         xs, lengths, mask, initial_state = add_batch_axis(xs, lengths, mask, initial_state)
-        result = self(xs, initial_state=initial_state, lengths=lengths, mask=mask)
+        if resets is not None:
+            resets = jnp.asarray(resets)
+            if resets.shape != (xs.shape[1],):
+                raise ValueError(
+                    f"resets must have shape (time,) = ({xs.shape[1]},) for an unbatched (T, F) "
+                    f"input; got {tuple(resets.shape)}"
+                )
+            resets = resets[None]
+        result = self(xs, initial_state=initial_state, lengths=lengths, mask=mask, resets=resets)
         return jax.tree.map(lambda a: a[0], result)
 
 
@@ -237,17 +253,9 @@ class LSTM(RNN):
     """An LSTM layer: :class:`RNN` over :func:`~gru_lstm_jax.cells.lstm_cell`.
 
     Hochreiter & Schmidhuber (1997); equations and layout in :mod:`gru_lstm_jax.cells.lstm`.
-
-    ``implementation="cudnn"`` runs the layer through ``jax.experimental.rnn``'s cuDNN kernel
-    (:func:`~gru_lstm_jax.nn.cudnn.cudnn_lstm`) on a GPU; the parameters keep our layout and are
-    converted at each call. It computes the same function as the default ``"scan"``, for the
-    cases cuDNN can express: sigmoid/tanh activations, no recurrent dropout, no remat or unroll,
-    and right padding given as ``lengths`` (a mask only when its values are known outside jit).
-    ``"cudnn_reference"`` runs ``jax.experimental.rnn.lstm_ref`` on the converted weights
-    instead, on any backend, to check that path.
+    ``implementation="cudnn"`` runs it through cuDNN on a GPU (see
+    :mod:`gru_lstm_jax.recurrence.cudnn`).
     """
-
-    IMPLEMENTATIONS = ("scan", "cudnn", "cudnn_reference")
 
     def __init__(
         self,
@@ -256,84 +264,14 @@ class LSTM(RNN):
         *,
         gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
         activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
-        implementation: str = "scan",
         rngs: nnx.Rngs,
         **kwargs: Any,
     ):
-        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...).
-
-        Args:
-            in_features: input features ``F``.
-            hidden_size: hidden units ``H``.
-            gate_activation: the activation of the gates ``i, f, o``.
-            activation: the activation of the candidate and of the cell state in the output.
-            implementation: ``"scan"`` (``run_scan``, any option), ``"cudnn"`` (cuDNN through
-                ``jax.experimental.rnn``; needs a GPU) or ``"cudnn_reference"``.
-            rngs: ``nnx.Rngs``.
-            **kwargs: :class:`RNN`'s options.
-
-        Raises:
-            ValueError: for an unknown ``implementation``, or a cuDNN implementation with an
-                option that cuDNN cannot run.
-        """
-        if implementation not in self.IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {list(self.IMPLEMENTATIONS)}; "
-                f"got {implementation!r}"
-            )
-        if implementation != "scan":
-            unroll = kwargs.get("unroll", 1)
-            unsupported = {
-                "gate_activation other than jax.nn.sigmoid": gate_activation is not jax.nn.sigmoid,
-                "activation other than jnp.tanh": activation is not jnp.tanh,
-                "recurrent_dropout": kwargs.get("recurrent_dropout", 0.0) != 0.0,
-                "remat": bool(kwargs.get("remat", False)),
-                "unroll": isinstance(unroll, bool) or unroll != 1,
-            }
-            chosen = [name for name, used in unsupported.items() if used]
-            if chosen:
-                raise ValueError(
-                    f"implementation={implementation!r} cannot run {', '.join(chosen)}; "
-                    "use implementation='scan'"
-                )
+        """Creates the layer; ``kwargs`` are :class:`RNN`'s (``return_sequences``, ...)."""
         super().__init__(
             "lstm", in_features, hidden_size, rngs=rngs,
             gate_activation=gate_activation, activation=activation, **kwargs,
         )  # fmt: skip
-        self.implementation = implementation
-
-    def __call__(
-        self,
-        xs: jax.Array,
-        *,
-        initial_state: Any = None,
-        lengths: jax.Array | None = None,
-        mask: jax.Array | None = None,
-    ) -> Any:
-        """Runs the layer; arguments and result as :meth:`RNN.__call__`.
-
-        Raises:
-            ValueError: as :meth:`RNN.__call__`; with a cuDNN implementation also for a mask
-                that is traced or not right padding.
-        """
-        if self.implementation == "scan":
-            return super().__call__(xs, initial_state=initial_state, lengths=lengths, mask=mask)
-        xs = check_sequence_input(xs, self.in_features)
-        if xs.ndim == 2:
-            return self._call_unbatched(xs, initial_state, lengths, mask)
-        batch, time = xs.shape[:2]
-        if mask is not None:
-            lengths = lengths_from_right_padded_mask(lengths, mask, batch, time)
-        outputs, final_carry, _ = cudnn_lstm(
-            self.cell_params(),
-            self.input_dropout(xs),
-            initial_carry=initial_state,
-            lengths=lengths,
-            reverse=self.go_backwards,
-            implementation="cudnn" if self.implementation == "cudnn" else "reference",
-        )
-        valid = sequence_mask(lengths, None, batch, time)
-        return self._layer_output(outputs, final_carry, valid)
 
 
 class GRU(RNN):

@@ -1,13 +1,10 @@
-"""An optional cuDNN path for the LSTM, through ``jax.experimental.rnn``.
+"""The cuDNN recurrence for the LSTM, through ``jax.experimental.rnn``.
 
 ``jax.experimental.rnn.lstm`` runs a whole (stacked, optionally bidirectional) LSTM as one
-cuDNN call. It takes cuDNN's opaque flat weight vector, whose layout is PyTorch's: per
-pseudo-layer (forward 0, [reverse 0,] forward 1, ...) ``W_ih`` ``(4H, in)`` and ``W_hh``
-``(4H, H)``, all of them first, then ``b_ih`` ``(4H,)`` and ``b_hh`` ``(4H,)`` of every
-pseudo-layer; gates in the order ``i, f, g, o``, the same as ours. This module converts our
-parameters (``kernel`` ``(I, 4H)``, ``recurrent_kernel`` ``(H, 4H)``, one ``bias`` ``(4H,)``) to
-that vector and back, and runs it with our calling convention (batch-major inputs,
-``lengths``, ``LSTMState`` carries).
+cuDNN call on cuDNN's flat weight vector (:func:`~gru_lstm_jax.cells.convert.lstm_params_to_cudnn`
+converts ours), with our calling convention here (batch-major inputs, ``lengths``, ``LSTMState``
+carries). ``run_scan`` and every layer reach it with ``implementation="cudnn"`` (or
+``"cudnn_reference"``) for the LSTM cell.
 
 Implementations:
 
@@ -15,9 +12,9 @@ Implementations:
   backend and jaxlib's GPU RNN kernels; elsewhere it raises a ``RuntimeError`` that says so
   (there is no silent fallback, so a run never measures or trains a different kernel than it
   asked for). Only reverse-mode differentiation is defined (a ``custom_vjp``).
-- ``"reference"``: ``jax.experimental.rnn.lstm_ref``, JAX's pure-JAX reference of the cuDNN
-  kernel, on the same converted weights. It runs anywhere, so the conversion and the padding
-  semantics are tested on CPU.
+- ``"cudnn_reference"``: ``jax.experimental.rnn.lstm_ref``, JAX's pure-JAX reference of the
+  cuDNN kernel, on the same converted weights. It runs anywhere, so the conversion and the
+  padding semantics are tested on CPU.
 
 Padding semantics. cuDNN (``CUDNN_RNN_PADDED_IO_ENABLED``, batch-major unpacked, padding fill
 0) writes zero outputs on padded steps, returns the state after each sequence's last valid step,
@@ -46,20 +43,24 @@ import numpy as np
 from jax.experimental import rnn
 
 from gru_lstm_jax.cells import LSTMState
-from gru_lstm_jax.recurrence import ScanOutput, sequence_mask
+from gru_lstm_jax.cells.convert import (
+    check_lstm_params,
+    cudnn_layer_sizes,
+    cudnn_nest,
+    cudnn_pseudo_layers,
+    lstm_params_to_cudnn,
+)
+from gru_lstm_jax.recurrence.masks import ScanOutput, sequence_mask
 
 __all__ = [
-    "IMPLEMENTATIONS",
+    "CUDNN_IMPLEMENTATIONS",
     "cudnn_available",
     "cudnn_lstm",
     "cudnn_lstm_stack",
     "lengths_from_right_padded_mask",
-    "lstm_params_from_cudnn",
-    "lstm_params_to_cudnn",
 ]
 
-IMPLEMENTATIONS = ("cudnn", "reference")
-_KEYS = ("bias", "kernel", "recurrent_kernel")
+CUDNN_IMPLEMENTATIONS = ("cudnn", "cudnn_reference")
 
 
 def cudnn_available() -> bool:
@@ -71,9 +72,9 @@ def cudnn_available() -> bool:
 
 
 def _check_implementation(implementation: str) -> None:
-    if implementation not in IMPLEMENTATIONS:
+    if implementation not in CUDNN_IMPLEMENTATIONS:
         raise ValueError(
-            f"implementation must be one of {list(IMPLEMENTATIONS)}; got {implementation!r}"
+            f"implementation must be one of {list(CUDNN_IMPLEMENTATIONS)}; got {implementation!r}"
         )
     if implementation == "cudnn" and not cudnn_available():
         raise RuntimeError(
@@ -81,167 +82,9 @@ def _check_implementation(implementation: str) -> None:
             f"JAX's default backend is {jax.default_backend()!r}"
             + ("" if jax.default_backend() != "gpu" else " without jaxlib's GPU RNN kernels")
             + ". Install a CUDA build of JAX (pip install 'jax[cuda12]') and run on a GPU, or "
-            "pass implementation='reference' for jax.experimental.rnn.lstm_ref, its pure-JAX "
+            "pass implementation='cudnn_reference' for jax.experimental.rnn.lstm_ref, its pure-JAX "
             "reference, or use run_scan."
         )
-
-
-def _pseudo_layers(layers: Sequence[Any], bidirectional: bool, name: str) -> list[Any]:
-    """``[l0, l1]`` or ``[(f0, b0), (f1, b1)]`` as cuDNN's pseudo-layers ``[f0, b0, f1, b1]``."""
-    if isinstance(layers, Mapping) or not isinstance(layers, Sequence) or not layers:
-        raise ValueError(
-            f"{name} must be a non-empty sequence with one entry per layer "
-            f"({'a (forward, backward) pair' if bidirectional else 'a single value'} each); "
-            f"got {type(layers).__name__}"
-        )
-    if not bidirectional:
-        return list(layers)
-    pseudo = []
-    for index, pair in enumerate(layers):
-        if not isinstance(pair, Sequence) or isinstance(pair, LSTMState) or len(pair) != 2:
-            raise ValueError(
-                f"{name}[{index}] must be a (forward, backward) pair for a bidirectional LSTM; "
-                f"got {type(pair).__name__}"
-            )
-        pseudo.extend(pair)
-    return pseudo
-
-
-def _nest(pseudo: list[Any], bidirectional: bool) -> list[Any]:
-    """The inverse of :func:`_pseudo_layers`."""
-    if not bidirectional:
-        return pseudo
-    return [(pseudo[i], pseudo[i + 1]) for i in range(0, len(pseudo), 2)]
-
-
-def _check_lstm_params(
-    params: Any, name: str, in_features: int | None = None, hidden: int | None = None
-) -> tuple[int, int]:
-    """Checks one set of our LSTM parameters; returns its ``(in_features, H)``.
-
-    ``in_features`` and ``hidden`` are inferred from the kernels when not given.
-    """
-    if not isinstance(params, Mapping) or set(params) != set(_KEYS):
-        keys = sorted(params) if isinstance(params, Mapping) else type(params).__name__
-        raise ValueError(f"{name} must be LSTM parameters with the keys {list(_KEYS)}; got {keys}")
-    shapes = {key: tuple(jnp.shape(params[key])) for key in _KEYS}
-    if hidden is None:
-        if len(shapes["recurrent_kernel"]) != 2:
-            raise ValueError(
-                f"{name}['recurrent_kernel'] must have shape (H, 4H); "
-                f"got {shapes['recurrent_kernel']}"
-            )
-        hidden = shapes["recurrent_kernel"][0]
-    if in_features is None:
-        if len(shapes["kernel"]) != 2:
-            raise ValueError(
-                f"{name}['kernel'] must have shape (I, 4H) = (I, {4 * hidden}); "
-                f"got {shapes['kernel']}"
-            )
-        in_features = shapes["kernel"][0]
-    expected = {
-        "kernel": (in_features, 4 * hidden),
-        "recurrent_kernel": (hidden, 4 * hidden),
-        "bias": (4 * hidden,),
-    }
-    for key, shape in expected.items():
-        if shapes[key] != shape:
-            raise ValueError(f"{name}[{key!r}] must have shape {shape}; got {shapes[key]}")
-    return in_features, hidden
-
-
-def _layer_sizes(pseudo: list[Any], bidirectional: bool, name: str) -> tuple[int, int]:
-    """Checks the pseudo-layers' shapes; returns ``(input_size, hidden_size)``."""
-    directions = 2 if bidirectional else 1
-    suffix = "[0]" if bidirectional else ""
-    input_size, hidden = _check_lstm_params(pseudo[0], f"{name}[0]{suffix}")
-    for index, params in enumerate(pseudo):
-        layer, direction = divmod(index, directions)
-        where = f"{name}[{layer}]" + (f"[{direction}]" if bidirectional else "")
-        in_features = input_size if layer == 0 else directions * hidden
-        _check_lstm_params(params, where, in_features, hidden)
-    return input_size, hidden
-
-
-def lstm_params_to_cudnn(layers: Sequence[Any], *, bidirectional: bool = False) -> jax.Array:
-    """Packs our LSTM parameters into cuDNN's flat weight vector.
-
-    Each pseudo-layer's ``W_ih = kernel.T``, ``W_hh = recurrent_kernel.T``, ``b_ih = bias``
-    and ``b_hh = 0`` (cuDNN has two biases where we have their sum).
-
-    Args:
-        layers: one entry per layer: our parameters
-            ``{"kernel": (in, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``, or for a
-            bidirectional LSTM a ``(forward, backward)`` pair of them. Layer 0 has ``in = I``,
-            the others ``in = H`` (``2H`` when bidirectional); ``H`` is the same in every layer.
-        bidirectional: whether ``layers`` holds ``(forward, backward)`` pairs.
-
-    Returns:
-        The weights ``(N,)``, ``N = jax.experimental.rnn.get_num_params_in_lstm(I, H, L,
-        bidirectional)``, in the layout of ``jax.experimental.rnn.lstm``.
-
-    Raises:
-        ValueError: if ``layers`` is not a non-empty sequence of such parameters, or a shape
-            is wrong (the message names the entry and its expected shape).
-    """
-    pseudo = _pseudo_layers(layers, bidirectional, "layers")
-    _layer_sizes(pseudo, bidirectional, "layers")
-    matrices, biases = [], []
-    for params in pseudo:
-        matrices += [jnp.ravel(jnp.transpose(params["kernel"]))]
-        matrices += [jnp.ravel(jnp.transpose(params["recurrent_kernel"]))]
-        biases += [jnp.asarray(params["bias"]), jnp.zeros_like(params["bias"])]
-    return jnp.concatenate(matrices + biases)
-
-
-def lstm_params_from_cudnn(
-    weights: jax.Array,
-    *,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    bidirectional: bool = False,
-) -> list[Any]:
-    """Unpacks cuDNN's flat LSTM weights into our parameters, summing the two biases.
-
-    Args:
-        weights: ``(N,)`` in the layout of ``jax.experimental.rnn.lstm``.
-        input_size: ``I``, the input features of layer 0.
-        hidden_size: ``H``.
-        num_layers: ``L``.
-        bidirectional: whether the weights are those of a bidirectional LSTM.
-
-    Returns:
-        A list with one entry per layer: ``{"kernel": (in, 4H), "recurrent_kernel": (H, 4H),
-        "bias": (4H,)}`` with ``bias = b_ih + b_hh``, or for a bidirectional LSTM a
-        ``(forward, backward)`` tuple of them.
-
-    Raises:
-        ValueError: if a size is not a positive int or ``weights`` is not ``(N,)``.
-    """
-    for value, name in (
-        (input_size, "input_size"),
-        (hidden_size, "hidden_size"),
-        (num_layers, "num_layers"),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    count = rnn.get_num_params_in_lstm(input_size, hidden_size, num_layers, bidirectional)
-    weights = jnp.asarray(weights)
-    if weights.shape != (count,):
-        raise ValueError(
-            f"weights must have shape (N,) = ({count},) for input_size={input_size}, "
-            f"hidden_size={hidden_size}, num_layers={num_layers}, "
-            f"bidirectional={bidirectional}; got {tuple(weights.shape)}"
-        )
-    W_ih, W_hh, b_ih, b_hh = rnn.unpack_lstm_weights(
-        weights, input_size, hidden_size, num_layers, bidirectional
-    )
-    pseudo = [
-        {"kernel": W_ih[i].T, "recurrent_kernel": W_hh[i].T, "bias": b_ih[i] + b_hh[i]}
-        for i in range(len(W_ih))
-    ]
-    return _nest(pseudo, bidirectional)
 
 
 def lengths_from_right_padded_mask(
@@ -372,7 +215,7 @@ def cudnn_lstm_stack(
         initial_carry: the same nesting as ``layers`` with ``LSTMState(h, c)`` leaves
             ``(B, H)``; default zeros.
         lengths: integer lengths ``(B,)`` in ``[0, T]`` of right-padded sequences.
-        implementation: ``"cudnn"`` or ``"reference"`` (see the module docstring).
+        implementation: ``"cudnn"`` or ``"cudnn_reference"`` (see the module docstring).
 
     Returns:
         A :class:`~gru_lstm_jax.recurrence.ScanOutput`: outputs ``(B, T, D*H)`` of the last
@@ -385,8 +228,8 @@ def cudnn_lstm_stack(
         RuntimeError: for ``implementation="cudnn"`` without a GPU with cuDNN RNN kernels.
     """
     _check_implementation(implementation)
-    pseudo = _pseudo_layers(layers, bidirectional, "layers")
-    input_size, hidden = _layer_sizes(pseudo, bidirectional, "layers")
+    pseudo = cudnn_pseudo_layers(layers, bidirectional, "layers")
+    input_size, hidden = cudnn_layer_sizes(pseudo, bidirectional, "layers")
     directions = 2 if bidirectional else 1
     num_layers = len(pseudo) // directions
     xs = _check_xs(xs, input_size)
@@ -395,7 +238,7 @@ def cudnn_lstm_stack(
     if initial_carry is None:
         h_0 = c_0 = jnp.zeros((len(pseudo), batch, hidden), jnp.float32)
     else:
-        states = _pseudo_layers(initial_carry, bidirectional, "initial_carry")
+        states = cudnn_pseudo_layers(initial_carry, bidirectional, "initial_carry")
         if len(states) != len(pseudo):
             raise ValueError(
                 f"initial_carry must have one entry per layer ({num_layers}); got "
@@ -410,7 +253,7 @@ def cudnn_lstm_stack(
         bidirectional=bidirectional, implementation=implementation,
     )  # fmt: skip
     final = [LSTMState(h_n[i], c_n[i]) for i in range(len(pseudo))]
-    return ScanOutput(y, _nest(final, bidirectional), None)
+    return ScanOutput(y, cudnn_nest(final, bidirectional), None)
 
 
 def _reverse_within_lengths(xs: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -444,7 +287,7 @@ def cudnn_lstm(
         lengths: integer lengths ``(B,)`` in ``[0, T]`` of right-padded sequences.
         reverse: run each sequence from its last valid step to its first (outputs in the
             original time order), as ``run_scan(..., reverse=True)``.
-        implementation: ``"cudnn"`` or ``"reference"``.
+        implementation: ``"cudnn"`` or ``"cudnn_reference"``.
 
     Returns:
         A :class:`~gru_lstm_jax.recurrence.ScanOutput`: outputs ``(B, T, H)``, zero on padded
@@ -456,7 +299,7 @@ def cudnn_lstm(
         RuntimeError: for ``implementation="cudnn"`` without a GPU with cuDNN RNN kernels.
     """
     _check_implementation(implementation)
-    input_size, hidden = _check_lstm_params(params, "params")
+    input_size, hidden = check_lstm_params(params, "params")
     if hidden_size is not None and hidden_size != hidden:
         raise ValueError(
             f"hidden_size must equal params['recurrent_kernel'].shape[0] = {hidden}; "

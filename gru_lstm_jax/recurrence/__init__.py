@@ -1,0 +1,33 @@
+"""Running any cell over time: the plain scan, the fused recurrence and cuDNN.
+
+:func:`run_scan` is the entry point; ``implementation=`` chooses among the implementations
+(see :mod:`gru_lstm_jax.recurrence.scan`), which all compute the same numbers.
+"""
+
+from gru_lstm_jax.recurrence.cudnn import (
+    cudnn_available,
+    cudnn_lstm,
+    cudnn_lstm_stack,
+    lengths_from_right_padded_mask,
+)
+from gru_lstm_jax.recurrence.masks import (
+    ScanOutput,
+    add_batch_axis,
+    last_output,
+    sequence_mask,
+)
+from gru_lstm_jax.recurrence.scan import IMPLEMENTATIONS, check_implementation, run_scan
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "ScanOutput",
+    "add_batch_axis",
+    "check_implementation",
+    "cudnn_available",
+    "cudnn_lstm",
+    "cudnn_lstm_stack",
+    "last_output",
+    "lengths_from_right_padded_mask",
+    "run_scan",
+    "sequence_mask",
+]

@@ -1,0 +1,324 @@
+"""The fused recurrence: any cell over time, with its derivative derived from ``update``.
+
+The time loop keeps only the recurrent product ``h @ U`` and the cell's ``update``; the input
+projection runs once over all ``T * B`` rows before it. The derivative is a ``jax.custom_jvp``
+built from ``jax.jvp`` of ``update``:
+
+- the forward loop stores what enters each step's ``update``: the carry and ``h @ U``;
+- the tangent loop takes ``jax.jvp`` of ``update`` at those stored inputs (rematerialised, so
+  reverse mode recomputes the gate activations instead of storing them), carrying only
+  ``dh @ U`` from step to step; where ``update`` reads ``xp_t`` and ``hp_t`` only as their sum
+  (derived, see :func:`_is_additive`), one tangent per step stands for both;
+- each step's row of the projection is read as the column blocks in which ``update`` splits it
+  (derived from its jaxpr), which lets XLA vectorise the gate math;
+- the tangents of the input projection and of ``U`` enter as large products over all ``T * B``
+  rows, outside the loop. Reverse mode transposes them into one large product each for the
+  weight gradients (``dU = H_prev^T @ d(hp)``, and the projection's own transpose), as cuDNN
+  computes them, instead of one small product per step.
+
+Being a ``custom_jvp``, it supports ``grad``, ``jvp``, ``vmap`` and higher derivatives.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
+from jax.extend.core import Literal
+
+from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.recurrence.masks import ScanOutput, where_steps
+
+__all__ = ["fused_scan"]
+
+
+def fused_scan(
+    cell: Cell,
+    params: Any,
+    xs: jax.Array,
+    initial_carry: Any,
+    valid: jax.Array | None,
+    resets: jax.Array | None,
+    recurrent_mask: jax.Array | None,
+    reverse: bool,
+    unroll: int | bool,
+    return_carries: bool,
+) -> ScanOutput:
+    """``run_scan`` through the fused recurrence (batched, validated arguments).
+
+    Args:
+        cell: any cell.
+        params: its parameters.
+        xs: ``(B, T, F)``, ``T >= 1``.
+        initial_carry: leaves ``(B, ...)``.
+        valid: boolean ``(B, T)`` or ``None``.
+        resets: boolean ``(B, T)`` or ``None``.
+        recurrent_mask: ``(B, H)`` multiplying ``h`` as it enters every step, or ``None``.
+        reverse: run from the last step to the first.
+        unroll: the ``lax.scan`` unroll factor.
+        return_carries: also return the carry after every step.
+
+    Returns:
+        A :class:`~gru_lstm_jax.recurrence.ScanOutput`, batch-major.
+    """
+
+    def time_major(a: Any) -> Any:
+        return None if a is None else jnp.swapaxes(a, 0, 1)
+
+    # Time-major inside, so that every step reads and writes contiguous rows; the input is
+    # transposed before the projection because it is narrower than the projection. Steps are
+    # independent in the projection, so all T * B rows go in as one sequence: one plain
+    # matrix product, and one for its weight gradient.
+    batch, time, features = xs.shape
+    rows = time_major(xs).reshape(1, time * batch, features)
+    xp = jax.tree.map(lambda a: a.reshape(time, batch, *a.shape[2:]), cell.project(params, rows))
+    U = None if cell.recurrent_kernel is None else cell.recurrent_kernel(params)
+    keep = None if recurrent_mask is None else jax.lax.stop_gradient(recurrent_mask)
+    recurrence = _fused_recurrence(cell.update, reverse, unroll, return_carries)
+    outputs, final, carries = recurrence(
+        params, U, xp, initial_carry, time_major(valid), time_major(resets), keep
+    )
+    carries = None if carries is None else jax.tree.map(time_major, carries)
+    return ScanOutput(time_major(outputs), final, carries)
+
+
+def _is_zero(tangent: Any) -> bool:
+    return type(tangent) is SymbolicZero
+
+
+def _instantiate(tangents: Any, primals: Any) -> Any:
+    """``tangents`` with every symbolic zero replaced by zeros like its primal."""
+    return jax.tree.map(
+        lambda d, p: jnp.zeros_like(p) if _is_zero(d) else d, tangents, primals, is_leaf=_is_zero
+    )
+
+
+def _all_zero(tangents: Any) -> bool:
+    return all(map(_is_zero, jax.tree.leaves(tangents, is_leaf=_is_zero)))
+
+
+def _spec(tree: Any) -> Any:
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
+
+
+def _params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
+    """Per leaf of ``params``: whether ``update(params, *step)`` reads it at all."""
+    jaxpr = jax.make_jaxpr(update)(*_spec((params, *step))).jaxpr
+    read = {v for eqn in jaxpr.eqns for v in eqn.invars if not isinstance(v, Literal)}
+    read.update(v for v in jaxpr.outvars if not isinstance(v, Literal))
+    return [v in read for v in jaxpr.invars[: len(jax.tree.leaves(params))]]
+
+
+@functools.cache
+def _is_additive_at(update: Callable, leaves: tuple, treedef: Any) -> bool:
+    specs = jax.tree.unflatten(treedef, leaves)
+    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves) + 2))
+
+    def draw(tree: Any) -> Any:
+        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+
+    def tangent(wrt_xp: bool, point: Any, direction: jax.Array) -> list[jax.Array]:
+        p, c, x, h = point
+
+        def moved(v: jax.Array) -> Any:
+            return update(p, c, v, h)[:2] if wrt_xp else update(p, c, x, v)[:2]
+
+        return jax.tree.leaves(jax.jvp(moved, (x if wrt_xp else h,), (direction,))[1])
+
+    for _ in range(2):
+        point, direction = draw(specs), draw(specs[3])
+        pairs = zip(tangent(True, point, direction), tangent(False, point, direction), strict=True)
+        if not all(bool(jnp.array_equal(a, b)) for a, b in pairs):
+            return False
+    return True
+
+
+def _is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:
+    """Whether ``update`` depends on ``xp_t`` and ``hp_t`` only through their sum.
+
+    Then its derivative in ``xp_t`` equals its derivative in ``hp_t``, and the recurrence
+    carries one tangent ``d(xp) + d(hp)`` per step instead of two (as for the LSTM and the tanh
+    RNN). It is decided by evaluating both derivatives at two random points in the same random
+    direction: they agree to the bit when the two inputs enter only as a sum, and almost never
+    otherwise.
+    """
+    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
+        return False
+    if jnp.shape(xp_t) != jnp.shape(hp_t) or jnp.result_type(xp_t) != jnp.result_type(hp_t):
+        return False
+    leaves, treedef = jax.tree.flatten(_spec((params, carry, xp_t, hp_t)))
+    with jax.ensure_compile_time_eval():
+        return _is_additive_at(update, tuple(leaves), treedef)
+
+
+def _row_blocks(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:
+    """Per leaf of ``xp_t``: in how many equal column blocks ``update`` first splits it (or 1).
+
+    The loop then reads each block of a step's row with its own slice (see :func:`_read_row`).
+    """
+    jaxpr = jax.make_jaxpr(update)(*_spec((params, carry, xp_t, hp_t))).jaxpr
+    first = len(jax.tree.leaves((params, carry)))
+    blocks = []
+    for var in jaxpr.invars[first : first + len(jax.tree.leaves(xp_t))]:
+        uses = [eqn for eqn in jaxpr.eqns if var in eqn.invars] + [var in jaxpr.outvars]
+        splits = {
+            len(eqn.params["sizes"])
+            for eqn in uses[:-1]
+            if eqn.primitive.name == "split"
+            and eqn.params["axis"] == var.aval.ndim - 1
+            and len(set(eqn.params["sizes"])) == 1
+        }
+        blocks.append(splits.pop() if len(splits) == 1 and len(uses) - 1 == 1 else 1)
+    return blocks
+
+
+def _read_row(xp: Any, t: jax.Array, blocks: list[int]) -> Any:
+    """Row ``t`` of every leaf ``(T, B, K)`` of ``xp``, each read as its column blocks.
+
+    A leaf that ``update`` splits into ``n`` gates is read as ``n`` slices of width ``K / n``,
+    joined; XLA folds the join and the split into one slice per gate. Slicing one ``(B, K)``
+    row instead keeps XLA (CPU) from vectorising the gate math around it.
+    """
+
+    def read(a: jax.Array, n: int) -> jax.Array:
+        width, middle = a.shape[-1] // n, a.shape[1:-1]
+        parts = [
+            jax.lax.dynamic_slice(a, (t, *(0 for _ in middle), k * width), (1, *middle, width))[0]
+            for k in range(n)
+        ]
+        return parts[0] if n == 1 else jnp.concatenate(parts, axis=-1)
+
+    leaves, treedef = jax.tree.flatten(xp)
+    return jax.tree.unflatten(treedef, [read(a, n) for a, n in zip(leaves, blocks, strict=True)])
+
+
+@functools.cache
+def _fused_recurrence(
+    update: Callable[..., tuple], reverse: bool, unroll: int | bool, return_carries: bool
+) -> Any:
+    """The fused recurrence of ``update`` as a ``custom_jvp`` function.
+
+    The function maps ``(params, U (H, K) or None, xp (T, B, ...), carry0 (B, ...), valid (T, B)
+    or None, resets (T, B) or None, keep (B, H) or None)`` to ``(outputs (T, B, H), final carry,
+    carries (T, B, ...) or None)``.
+    """
+
+    def two_outputs(params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple[Any, jax.Array]:
+        new, h, *_ = update(params, carry, xp_t, hp_t)
+        return new, h
+
+    def entering(carry: Any, carry0: Any, reset_t: Any, keep: Any) -> Any:
+        """The carry that enters the step: reset where asked, ``h`` times the dropout mask."""
+        carry = carry if reset_t is None else where_steps(reset_t, carry0, carry)
+        return carry if keep is None else carry._replace(h=carry.h * keep)
+
+    def product(h: jax.Array, U: Any) -> Any:
+        return None if U is None else h @ U
+
+    def finish(valid_t: Any, new: Any, h: jax.Array, carry: Any) -> tuple[Any, jax.Array, Any]:
+        """Holds the carry and zeroes the output on masked steps; the scan's outputs."""
+        if valid_t is not None:
+            new = where_steps(valid_t, new, carry)
+            h = jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
+        return new, (h, new if return_carries else None)
+
+    def scan(body: Callable, init: Any, inputs: Any) -> Any:
+        return jax.lax.scan(body, init, inputs, reverse=reverse, unroll=unroll)
+
+    def steps(xp: Any) -> jax.Array:
+        return jnp.arange(jax.tree.leaves(xp)[0].shape[0])
+
+    def row_blocks(params: Any, carry0: Any, xp: Any, U: Any) -> list[int]:
+        xp_0 = jax.tree.map(lambda a: a[0], xp)
+        return _row_blocks(update, params, carry0, xp_0, product(carry0.h, U))
+
+    @jax.custom_jvp
+    def recurrence(
+        params: Any, U: Any, xp: Any, carry0: Any, valid: Any, resets: Any, keep: Any
+    ) -> tuple[jax.Array, Any, Any]:
+        blocks = row_blocks(params, carry0, xp, U)
+
+        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            t, valid_t, reset_t = inputs
+            into = entering(carry, carry0, reset_t, keep)
+            new, h = two_outputs(params, into, _read_row(xp, t, blocks), product(into.h, U))
+            return finish(valid_t, new, h, carry)
+
+        final, (outputs, carries) = scan(body, carry0, (steps(xp), valid, resets))
+        return outputs, final, carries
+
+    def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+        params, U, xp, carry0, valid, resets, keep = primals
+        d_params, dU, dxp, dcarry0, *_ = tangents
+        xp_0 = jax.tree.map(lambda a: a[0], xp)
+        hp_0 = product(carry0.h, U)
+        blocks = row_blocks(params, carry0, xp, U)
+
+        # The forward loop stores what enters each update: the carry and h @ U.
+        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+            t, valid_t, reset_t = inputs
+            into = entering(carry, carry0, reset_t, keep)
+            hp_t = product(into.h, U)
+            new, h = two_outputs(params, into, _read_row(xp, t, blocks), hp_t)
+            new, outputs = finish(valid_t, new, h, carry)
+            return new, (outputs, (into, hp_t))
+
+        final, ((outputs, carries), stored) = scan(body, carry0, (steps(xp), valid, resets))
+
+        # The tangents of the projection and of U enter as large products over all T * B rows,
+        # outside the loop; reverse mode turns them into one large product each for the weight
+        # gradients after the loop (dU = H_in^T @ d(hp)), as cuDNN computes them.
+        u_tangent = U is not None and not _is_zero(dU)
+        per_step = []
+        if not _all_zero(dxp):
+            per_step.append(_instantiate(dxp, xp))
+        if u_tangent:
+            h_in = stored[0].h
+            time, batch = h_in.shape[:2]
+            per_step.append((h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1))
+        additive = _is_additive(update, params, carry0, xp_0, hp_0)
+        if additive and len(per_step) == 2:
+            per_step = [per_step[0] + per_step[1]]
+        d_params = jax.tree.map(
+            lambda d, p, read: d if read and not _is_zero(d) else jnp.zeros_like(p),
+            d_params, params, jax.tree.unflatten(
+                jax.tree.structure(params), _params_read(update, params, carry0, xp_0, hp_0)
+            ),
+            is_leaf=_is_zero,
+        )  # fmt: skip
+        dcarry0 = _instantiate(dcarry0, carry0)
+        zero_xp = jax.tree.map(lambda a: jnp.zeros(a.shape[1:], a.dtype), xp)
+        # U^T laid out once before the loop: reverse mode transposes ``d(h) @ U`` into
+        # ``d(hp) @ U^T``, which reads U against its layout at every step otherwise.
+        U_t = None if U is None else jnp.swapaxes(U, 0, 1)
+
+        # Rematerialised, so that reverse mode recomputes the update's activations from the
+        # stored inputs instead of storing them for every step.
+        @functools.partial(jax.checkpoint, prevent_cse=False)
+        def tangent_body(dcarry: Any, inputs: Any) -> tuple[Any, Any]:
+            t, per_step_t, (into, hp_t), valid_t, reset_t = inputs
+            d_into = entering(dcarry, dcarry0, reset_t, keep)
+            d_xp, d_hp = zero_xp, None
+            if U_t is not None:
+                d_hp = jax.lax.dot_general(d_into.h, U_t, (((1,), (1,)), ((), ())))
+            if u_tangent and not additive:
+                d_hp = d_hp + per_step_t.pop()
+            if per_step_t:
+                d_xp = per_step_t[0]
+            if additive:  # the derivative in xp_t is the derivative in hp_t: one tangent
+                d_xp, d_hp = d_xp + d_hp, jnp.zeros_like(d_hp)
+            primal = (params, into, _read_row(xp, t, blocks), hp_t)
+            _, (dnew, dh) = jax.jvp(two_outputs, primal, (d_params, d_into, d_xp, d_hp))
+            return finish(valid_t, dnew, dh, dcarry)
+
+        d_final, (d_outputs, d_carries) = scan(
+            tangent_body, dcarry0, (steps(xp), per_step, stored, valid, resets)
+        )
+        return (outputs, final, carries), (d_outputs, d_final, d_carries)
+
+    recurrence.defjvp(recurrence_jvp, symbolic_zeros=True)
+    return recurrence

@@ -1,0 +1,184 @@
+"""What every implementation of the recurrence shares: its result, masks, lengths and checks.
+
+Variable-length batches are right-padded and described by ``lengths`` ``(B,)`` and/or a boolean
+``mask`` ``(B, T)``; :func:`sequence_mask` combines them into one ``(B, T)`` mask of valid steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "ScanOutput",
+    "add_batch_axis",
+    "check_carry",
+    "last_output",
+    "sequence_mask",
+    "where_steps",
+]
+
+
+class ScanOutput(NamedTuple):
+    """The result of :func:`run_scan`.
+
+    Attributes:
+        outputs: ``(B, T, H)`` (or ``(T, H)``): ``h_t`` at every valid step, zero on masked steps,
+            in the original time order.
+        final_carry: the carry after the last processed valid step; leaves ``(B, ...)``.
+        carries: the carry after every step (held on masked steps) with leaves ``(B, T, ...)``,
+            when ``return_carries=True``; otherwise ``None``.
+    """
+
+    outputs: jax.Array
+    final_carry: Any
+    carries: Any
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def sequence_mask(
+    lengths: jax.Array | None, mask: jax.Array | None, batch: int, time: int
+) -> jax.Array | None:
+    """Validates ``lengths`` and ``mask`` and combines them into one boolean mask.
+
+    Args:
+        lengths: ``None`` or integer lengths ``(batch,)`` in ``[0, time]`` (right padding).
+        mask: ``None`` or a boolean mask ``(batch, time)``; ``True`` marks a valid step.
+        batch: the batch size ``B``.
+        time: the number of time steps ``T``.
+
+    Returns:
+        ``None`` when both are ``None``, otherwise a boolean ``(batch, time)`` mask that is the
+        logical AND of ``mask`` and ``t < lengths``.
+
+    Raises:
+        ValueError: if a shape or dtype is wrong, or (for concrete values) a length lies
+            outside ``[0, time]``.
+    """
+    combined = None
+    if lengths is not None:
+        lengths = jnp.asarray(lengths)
+        if lengths.shape != (batch,):
+            raise ValueError(
+                f"lengths must have shape (batch,) = ({batch},); got {tuple(lengths.shape)}"
+            )
+        if not jnp.issubdtype(lengths.dtype, jnp.integer):
+            raise ValueError(f"lengths must be integers; got dtype {lengths.dtype}")
+        if _is_concrete(lengths):
+            values = np.asarray(lengths)
+            if values.size and (values.min() < 0 or values.max() > time):
+                raise ValueError(
+                    f"lengths must lie in [0, T] = [0, {time}]; got values from {values.min()} "
+                    f"to {values.max()}"
+                )
+        combined = jnp.arange(time)[None, :] < lengths[:, None]
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if mask.shape != (batch, time):
+            raise ValueError(
+                f"mask must have shape (batch, time) = ({batch}, {time}); got {tuple(mask.shape)}"
+            )
+        if mask.dtype != jnp.bool_:
+            raise ValueError(f"mask must be boolean; got dtype {mask.dtype}")
+        combined = mask if combined is None else combined & mask
+    return combined
+
+
+def where_steps(valid: jax.Array, new: Any, old: Any) -> Any:
+    """Per batch row, picks ``new`` where ``valid`` ``(B,)`` is True and ``old`` elsewhere."""
+
+    def pick(n: jax.Array, o: jax.Array) -> jax.Array:
+        return jnp.where(valid.reshape(valid.shape + (1,) * (n.ndim - 1)), n, o)
+
+    return jax.tree.map(pick, new, old)
+
+
+def _describe(tree: Any) -> str:
+    """``LSTMState(h=(3, 5), c=(3, 5))``-style text of a pytree's structure and leaf shapes."""
+    leaves, treedef = jax.tree.flatten(tree)
+    shapes = [f"({', '.join(map(str, jnp.shape(leaf)))})" for leaf in leaves]
+    if hasattr(tree, "_fields") and len(tree._fields) == len(shapes):
+        fields = ", ".join(f"{n}={s}" for n, s in zip(tree._fields, shapes, strict=True))
+        return f"{type(tree).__name__}({fields})"
+    return f"{treedef} with leaf shapes {', '.join(shapes)}"
+
+
+def check_carry(carry: Any, expected: Any, name: str) -> None:
+    """Raises ``ValueError`` naming ``name`` unless ``carry`` is shaped like ``expected``."""
+    same_structure = jax.tree.structure(carry) == jax.tree.structure(expected)
+    if not same_structure or any(
+        tuple(jnp.shape(a)) != tuple(b.shape)
+        for a, b in zip(jax.tree.leaves(carry), jax.tree.leaves(expected), strict=True)
+    ):
+        raise ValueError(f"{name} must be {_describe(expected)}; got {_describe(carry)}")
+
+
+def add_batch_axis(
+    xs: jax.Array, lengths: Any, mask: Any, initial_carry: Any
+) -> tuple[jax.Array, Any, Any, Any]:
+    """One ``(T, F)`` sequence as a batch of one, with its scalar length, ``(T,)`` mask and carry.
+
+    Args:
+        xs: ``(T, F)``.
+        lengths: ``None`` or a scalar length.
+        mask: ``None`` or a boolean ``(T,)`` mask.
+        initial_carry: ``None`` or a carry without batch axis.
+
+    Returns:
+        ``(xs (1, T, F), lengths (1,), mask (1, T), initial_carry)``, ``None`` kept as ``None``.
+
+    Raises:
+        ValueError: if ``lengths`` is not a scalar or ``mask`` not ``(T,)``.
+    """
+    time = xs.shape[0]
+    if lengths is not None:
+        lengths = jnp.asarray(lengths)
+        if lengths.shape != ():
+            raise ValueError(
+                f"lengths must be a scalar for an unbatched (T, F) input; got shape {lengths.shape}"
+            )
+        lengths = lengths[None]
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        if mask.shape != (time,):
+            raise ValueError(
+                f"mask must have shape (time,) = ({time},) for an unbatched (T, F) input; "
+                f"got {tuple(mask.shape)}"
+            )
+        mask = mask[None]
+    if initial_carry is not None:
+        initial_carry = jax.tree.map(lambda a: jnp.asarray(a)[None], initial_carry)
+    return xs[None], lengths, mask, initial_carry
+
+
+def last_output(
+    outputs: jax.Array, mask: jax.Array | None = None, *, reverse: bool = False
+) -> jax.Array:
+    """The output of the last processed valid step of each sequence.
+
+    Forward, that is the output at the last valid time step; with ``reverse=True`` it is the
+    output at the first valid time step (the last one the backward pass reaches). A sequence
+    with no valid step gives zeros.
+
+    Args:
+        outputs: ``(B, T, H)`` from :func:`run_scan`.
+        mask: boolean ``(B, T)`` valid-step mask (see :func:`sequence_mask`), or ``None``.
+        reverse: whether the outputs came from a reverse scan.
+
+    Returns:
+        ``(B, H)``.
+    """
+    if mask is None:
+        return outputs[:, 0] if reverse else outputs[:, -1]
+    time = outputs.shape[1]
+    # argmax finds the first True; on the flipped mask, the last one.
+    first = jnp.argmax(mask, axis=1)
+    last = time - 1 - jnp.argmax(mask[:, ::-1], axis=1)
+    index = first if reverse else last
+    return jnp.take_along_axis(outputs, index[:, None, None], axis=1)[:, 0]

@@ -1,0 +1,309 @@
+"""Running any cell over time: :func:`run_scan` and its implementations.
+
+Inputs are batch-major ``(B, T, F)`` (or one unbatched sequence ``(T, F)``). On a masked step
+(see :func:`~gru_lstm_jax.recurrence.sequence_mask`) the carry is held and the output is zero, so
+padding never changes a valid output or the final carry. ``reverse=True`` runs from the last
+time step to the first while holding the carry on masked steps; for right padding this is
+exactly "reverse each sequence within its own length", and outputs come back in the original
+time order.
+
+The implementations (``implementation=``, the same values in every layer):
+
+- ``"fused"``: the fused recurrence of :mod:`gru_lstm_jax.recurrence.fused`, derived from the
+  cell's ``update``: one large product for the input projection, only ``h @ U`` and ``update``
+  in the loop, and the weight gradients as one large product each after the backward loop.
+- ``"scan"``: ``cell.project`` once and :meth:`~gru_lstm_jax.cells.Cell.step` in a
+  ``lax.scan``, which JAX differentiates step by step (with ``remat=True``, each step
+  projects its own input inside one ``jax.checkpoint``).
+- ``"auto"`` (the default): ``"fused"``, or ``"scan"`` with ``remat=True`` (remat trades the
+  fused path's stored values for recomputation).
+- ``"cudnn"``: the LSTM through cuDNN on a GPU (:mod:`gru_lstm_jax.recurrence.cudnn`);
+  ``"cudnn_reference"`` runs ``jax.experimental.rnn.lstm_ref`` on the same converted weights on
+  any backend. Only the LSTM cell with its default activations, right padding, and none of
+  ``resets``, ``recurrent_mask``, ``remat``, ``unroll`` or ``return_carries``.
+
+All compute the same numbers; the tests hold them to each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from gru_lstm_jax.cells import Cell, lstm_cell
+from gru_lstm_jax.recurrence.cudnn import (
+    CUDNN_IMPLEMENTATIONS,
+    cudnn_lstm,
+    lengths_from_right_padded_mask,
+)
+from gru_lstm_jax.recurrence.fused import fused_scan
+from gru_lstm_jax.recurrence.masks import (
+    ScanOutput,
+    add_batch_axis,
+    check_carry,
+    sequence_mask,
+    where_steps,
+)
+
+__all__ = ["IMPLEMENTATIONS", "check_implementation", "run_scan"]
+
+# The values of ``implementation`` in run_scan and in every layer.
+IMPLEMENTATIONS = ("auto", "fused", "scan", *CUDNN_IMPLEMENTATIONS)
+
+
+def check_implementation(implementation: Any) -> None:
+    """Raises ``ValueError`` unless ``implementation`` is one of :data:`IMPLEMENTATIONS`."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {list(IMPLEMENTATIONS)}; got {implementation!r}"
+        )
+
+
+def _check_flags(flags: Any, name: str, batch: int, time: int) -> jax.Array | None:
+    if flags is None:
+        return None
+    flags = jnp.asarray(flags)
+    if flags.shape != (batch, time) or flags.dtype != jnp.bool_:
+        raise ValueError(
+            f"{name} must be boolean with shape (batch, time) = ({batch}, {time}); got "
+            f"{flags.dtype} {tuple(flags.shape)}"
+        )
+    return flags
+
+
+def run_scan(
+    cell: Cell,
+    params: Any,
+    xs: jax.Array,
+    *,
+    hidden_size: int | None = None,
+    initial_carry: Any = None,
+    lengths: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    resets: jax.Array | None = None,
+    recurrent_mask: jax.Array | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    remat: bool = False,
+    return_carries: bool = False,
+    implementation: str = "auto",
+) -> ScanOutput:
+    """Runs ``cell`` over the time axis of ``xs``.
+
+    Every implementation (see the module docstring) gives the same values and derivatives.
+
+    With ``remat=True`` each step is one ``jax.checkpoint`` that projects its own input and
+    takes the step, so the backward pass keeps only the carry before every step and the inputs
+    ``(T, B, F)`` instead of every step's intermediates; the cost is recomputation, ``T`` small
+    products for the projection and its weight gradient, and no fused recurrence.
+
+    Args:
+        cell: any :class:`~gru_lstm_jax.cells.Cell`.
+        params: the cell's parameters.
+        xs: inputs ``(B, T, F)``, or ``(T, F)`` for one sequence (then ``lengths`` is a scalar,
+            ``mask`` and ``resets`` are ``(T,)``, ``recurrent_mask`` is ``(H,)``, and the carry
+            and outputs have no batch axis).
+        hidden_size: ``H``, used to build the zero initial carry; required unless
+            ``initial_carry`` is given, and then used to check its shapes.
+        initial_carry: the carry to start from, leaves ``(B, ...)``; default zeros.
+        lengths: integer lengths ``(B,)`` in ``[0, T]`` of right-padded sequences.
+        mask: boolean ``(B, T)``, True on valid steps; combined with ``lengths`` by AND.
+        resets: boolean ``(B, T)``: where True, the carry is reset to the initial carry
+            before that step (episode boundaries); ignored on masked steps, which hold the
+            carry.
+        recurrent_mask: ``(B, H)``, multiplies ``h`` as it enters every step (recurrent
+            dropout, Gal & Ghahramani 2016); the carry that is passed on is not masked. It is a
+            constant: no derivative flows into it.
+        reverse: process time backwards; each sequence starts at its last valid step and the
+            outputs come back in the original order.
+        unroll: the ``lax.scan`` unroll factor (an int, or True to unroll fully).
+        remat: rematerialise each step, its input projection included, in the backward pass.
+        return_carries: also return the carry after every step.
+        implementation: one of :data:`IMPLEMENTATIONS` (see the module docstring).
+
+    Returns:
+        A :class:`~gru_lstm_jax.recurrence.ScanOutput` ``(outputs (B, T, H), final_carry,
+        carries or None)``.
+
+    Raises:
+        ValueError: for ``xs`` of the wrong rank, bad ``lengths``, ``mask``, ``resets`` or
+            ``recurrent_mask`` (the message names the argument and its expected shape), a
+            missing ``hidden_size``, an ``initial_carry`` whose structure or shapes differ from
+            the cell's carry, a carry without an ``h`` field, an unknown ``implementation``, or
+            ``remat=True`` with ``implementation="fused"``, or an option the cuDNN path
+            cannot run.
+    """
+    xs = jnp.asarray(xs)
+    if xs.ndim not in (2, 3):
+        raise ValueError(
+            "xs must have shape (batch, time, features) or (time, features); "
+            f"got shape {tuple(xs.shape)}"
+        )
+    check_implementation(implementation)
+    options = dict(
+        hidden_size=hidden_size, initial_carry=initial_carry, lengths=lengths, mask=mask,
+        resets=resets, recurrent_mask=recurrent_mask, reverse=reverse, unroll=unroll,
+        remat=remat, return_carries=return_carries, implementation=implementation,
+    )  # fmt: skip
+    if xs.ndim == 2:
+        return _run_unbatched(cell, params, xs, **options)
+    batch, time = xs.shape[:2]
+    valid = sequence_mask(lengths, mask, batch, time)
+    resets = _check_flags(resets, "resets", batch, time)
+
+    if hidden_size is not None and (
+        isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size <= 0
+    ):
+        raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+    if initial_carry is None:
+        if hidden_size is None:
+            raise ValueError("run_scan needs hidden_size or initial_carry")
+        initial_carry = cell.initial_carry((batch,), hidden_size)
+    elif hidden_size is not None:
+        expected = jax.eval_shape(lambda: cell.initial_carry((batch,), hidden_size))
+        check_carry(initial_carry, expected, "initial_carry")
+    if not hasattr(initial_carry, "h") or not hasattr(initial_carry, "_replace"):
+        raise ValueError(
+            f"cell {cell.name!r}: the carry must be a NamedTuple with an 'h' field; got "
+            f"{type(initial_carry).__name__}"
+        )
+    if recurrent_mask is not None:
+        recurrent_mask = jnp.asarray(recurrent_mask)
+        expected_shape = tuple(jnp.shape(initial_carry.h))
+        if recurrent_mask.shape != expected_shape:
+            raise ValueError(
+                f"recurrent_mask must have the shape of the carry's h, (batch, hidden) = "
+                f"{expected_shape}; got {tuple(recurrent_mask.shape)}"
+            )
+
+    if implementation in CUDNN_IMPLEMENTATIONS:
+        options.update(initial_carry=initial_carry, resets=resets)
+        return _cudnn_scan(cell, params, xs, **options)
+    if implementation == "fused" and remat:
+        raise ValueError(
+            "implementation='fused' cannot run remat=True: remat recomputes every step, which "
+            "the plain scan does; use implementation='auto' or 'scan'"
+        )
+    if time > 0 and not remat and implementation != "scan":
+        return fused_scan(
+            cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll,
+            return_carries,
+        )  # fmt: skip
+    return _plain_scan(
+        cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll, remat,
+        return_carries,
+    )  # fmt: skip
+
+
+def _plain_scan(
+    cell: Cell,
+    params: Any,
+    xs: jax.Array,
+    initial_carry: Any,
+    valid: jax.Array | None,
+    resets: jax.Array | None,
+    recurrent_mask: jax.Array | None,
+    reverse: bool,
+    unroll: int | bool,
+    remat: bool,
+    return_carries: bool,
+) -> ScanOutput:
+    """:func:`run_scan` as a ``lax.scan`` of the cell's step (batched, validated arguments)."""
+    if remat:
+        # The projection moves into the checkpointed step: the backward pass then keeps only
+        # x_t and the carry per step, not the (T, B, ...) projection and its cotangent.
+        step = jax.checkpoint(_project_and_step(cell), prevent_cse=False)
+        scan_xs = jnp.swapaxes(xs, 0, 1)
+    else:
+        step = cell.step
+        scan_xs = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), cell.project(params, xs))
+    keep = None if recurrent_mask is None else jax.lax.stop_gradient(recurrent_mask)
+
+    def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+        x_t, valid_t, reset_t = inputs
+        into = carry if reset_t is None else where_steps(reset_t, initial_carry, carry)
+        if keep is not None:
+            into = into._replace(h=into.h * keep)
+        new_carry, h = step(params, into, x_t)
+        if valid_t is not None:
+            new_carry = where_steps(valid_t, new_carry, carry)
+            h = jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
+        return new_carry, (h, new_carry if return_carries else None)
+
+    def time_major(a: Any) -> Any:
+        return None if a is None else jnp.swapaxes(a, 0, 1)
+
+    final_carry, (outputs, carries) = jax.lax.scan(
+        body, initial_carry, (scan_xs, time_major(valid), time_major(resets)),
+        reverse=reverse, unroll=unroll,
+    )  # fmt: skip
+    carries = None if carries is None else jax.tree.map(time_major, carries)
+    return ScanOutput(time_major(outputs), final_carry, carries)
+
+
+def _project_and_step(cell: Cell) -> Any:
+    """``cell.step`` on the raw input: ``(params, carry, x_t (B, F)) -> (carry, h_t (B, H))``.
+
+    It projects the one step with ``cell.project(params, x_t[:, None])`` (a sequence of length
+    one) and takes that step, so it computes what ``cell.step`` computes on the step's slice of
+    ``cell.project(params, xs)``.
+    """
+
+    def project_and_step(params: Any, carry: Any, x_t: jax.Array) -> tuple[Any, jax.Array]:
+        xp_t = jax.tree.map(lambda a: a[:, 0], cell.project(params, x_t[:, None]))
+        return cell.step(params, carry, xp_t)
+
+    return project_and_step
+
+
+def _cudnn_scan(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
+    """:func:`run_scan` through :func:`~gru_lstm_jax.recurrence.cudnn.cudnn_lstm`."""
+    implementation, lengths, mask = options["implementation"], options["lengths"], options["mask"]
+    standard = lstm_cell()
+    unroll = options["unroll"]
+    unsupported = {
+        f"cell {cell.name!r} (only the LSTM with sigmoid gates and tanh)": (
+            cell.project,
+            cell.recurrent_kernel,
+            cell.update,
+        )
+        != (standard.project, standard.recurrent_kernel, standard.update),
+        "resets": options["resets"] is not None,
+        "recurrent_dropout (recurrent_mask)": options["recurrent_mask"] is not None,
+        "remat": bool(options["remat"]),
+        "unroll": isinstance(unroll, bool) or unroll != 1,
+        "return_carries": bool(options["return_carries"]),
+    }
+    chosen = [name for name, used in unsupported.items() if used]
+    if chosen:
+        raise ValueError(
+            f"implementation={implementation!r} cannot run {', '.join(chosen)}; use "
+            "implementation='auto'"
+        )
+    if mask is not None:
+        lengths = lengths_from_right_padded_mask(lengths, mask, *xs.shape[:2])
+    return cudnn_lstm(
+        params, xs, initial_carry=options["initial_carry"], lengths=lengths,
+        reverse=options["reverse"],
+        implementation=implementation,
+    )  # fmt: skip
+
+
+def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
+    """:func:`run_scan` for one ``(T, F)`` sequence: adds and removes a batch axis of 1."""
+    xs, options["lengths"], options["mask"], options["initial_carry"] = add_batch_axis(
+        xs, options["lengths"], options["mask"], options["initial_carry"]
+    )
+    for name, rank in (("resets", 1), ("recurrent_mask", 1)):
+        if options[name] is not None:
+            value = jnp.asarray(options[name])
+            if value.ndim != rank:
+                expected = "(time,)" if name == "resets" else "(hidden,)"
+                raise ValueError(
+                    f"{name} must have shape {expected} for an unbatched (T, F) input; got "
+                    f"{tuple(value.shape)}"
+                )
+            options[name] = value[None]
+    return jax.tree.map(lambda a: a[0], run_scan(cell, params, xs, **options))
