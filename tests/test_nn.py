@@ -318,3 +318,25 @@ def test_bad_bidirectional_state_and_params(xs):
     with pytest.raises(ValueError, match=r"params\['kernel'\] must have shape \(4, 20\)"):
         layer.load_cell_params({**params, "kernel": jnp.zeros((5, 20))})
     np.testing.assert_array_equal(layer.cell_params()["kernel"], params["kernel"])
+
+
+@pytest.mark.parametrize("implementation", ["fused", "scan"])
+def test_resets_make_episodes_independent_in_every_layer(implementation):
+    """A stacked bidirectional GRU over two episodes equals the stack on each episode alone."""
+    batch, time, boundary = 3, 8, 5
+    xs = jax.random.normal(jax.random.key(1), (batch, time, F))
+    stack = StackedRNN(
+        "gru", F, H, num_layers=2, bidirectional=True, return_sequences=True,
+        implementation=implementation, rngs=nnx.Rngs(0),
+    )  # fmt: skip
+    resets = jnp.zeros((batch, time), bool).at[:, boundary].set(True)
+    together = stack(xs, resets=resets)
+    apart = jnp.concatenate([stack(xs[:, :boundary]), stack(xs[:, boundary:])], axis=1)
+    np.testing.assert_allclose(together, apart, atol=1e-5)
+    # Unbatched input takes (T,) resets.
+    np.testing.assert_allclose(stack(xs[0], resets=resets[0]), together[0], atol=1e-5)
+    layer = RNN("lstm", F, H, implementation=implementation, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="resets must have shape"):
+        layer(xs[0], resets=resets)
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        RNN("lstm", F, H, implementation="reference", rngs=nnx.Rngs(0))

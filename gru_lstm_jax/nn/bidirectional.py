@@ -93,6 +93,7 @@ class Bidirectional(nnx.Module):
         initial_state: tuple[Any, Any] | None = None,
         lengths: jax.Array | None = None,
         mask: jax.Array | None = None,
+        resets: jax.Array | None = None,
     ) -> Any:
         """Runs both directions.
 
@@ -101,6 +102,10 @@ class Bidirectional(nnx.Module):
             initial_state: ``None`` or the pair ``(forward_carry, backward_carry)``.
             lengths: integer lengths ``(B,)`` of right-padded sequences.
             mask: boolean ``(B, T)``; True on valid steps.
+            resets: boolean ``(B, T)`` (or ``(T,)``), True at the first step of each new
+                episode. The forward direction resets its carry before that step, the backward
+                direction before the step just ahead of it (the last step of the episode
+                before), so that no information crosses a boundary either way.
 
         Returns:
             The merged output, ``(B, T, out_features)`` or ``(B, out_features)``; with
@@ -115,8 +120,14 @@ class Bidirectional(nnx.Module):
                 f"got {type(initial_state).__name__}"
             )
         kwargs = {"lengths": lengths, "mask": mask}
-        fwd = self.forward(xs, initial_state=initial_state[0], **kwargs)
-        bwd = self.backward(xs, initial_state=initial_state[1], **kwargs)
+        backward_resets = None
+        if resets is not None:
+            resets = jnp.asarray(resets)
+            # The backward pass meets an episode's last step first: it resets there instead.
+            shifted = jnp.zeros_like(resets[..., :1])
+            backward_resets = jnp.concatenate([resets[..., 1:], shifted], axis=-1)
+        fwd = self.forward(xs, initial_state=initial_state[0], resets=resets, **kwargs)
+        bwd = self.backward(xs, initial_state=initial_state[1], resets=backward_resets, **kwargs)
         if not self.return_state:
             return merge_directions(fwd, bwd, self.merge)
         return merge_directions(fwd[0], bwd[0], self.merge), (fwd[1], bwd[1])

@@ -65,7 +65,7 @@ class StackedRNN(nnx.Module):
             return_state: also return the final carry of every layer.
             rngs: ``nnx.Rngs`` for initialisation and dropout.
             **layer_options: passed to every :class:`~gru_lstm_jax.nn.RNN` (``dropout``,
-                ``recurrent_dropout``, ``unroll``, ``remat``, cell options).
+                ``recurrent_dropout``, ``unroll``, ``remat``, ``implementation``, cell options).
 
         Raises:
             ValueError: for a non-positive size or count, or sizes that disagree with
@@ -120,6 +120,7 @@ class StackedRNN(nnx.Module):
         *,
         lengths: jax.Array | None = None,
         mask: jax.Array | None = None,
+        resets: jax.Array | None = None,
     ) -> Any:
         """Runs the stack.
 
@@ -127,6 +128,8 @@ class StackedRNN(nnx.Module):
             xs: ``(B, T, F)`` or ``(T, F)``.
             lengths: integer lengths ``(B,)`` of right-padded sequences (every layer masks).
             mask: boolean ``(B, T)``; True on valid steps.
+            resets: boolean ``(B, T)``, True at the first step of each new episode (every layer
+                resets its carry there; see :class:`~gru_lstm_jax.nn.RNN`).
 
         Returns:
             The last layer's output; with ``return_state``, ``(output, states)`` where
@@ -137,7 +140,7 @@ class StackedRNN(nnx.Module):
         for index, layer in enumerate(self.layers):
             if index > 0:
                 output = self.layer_dropout(output)
-            output = layer(output, lengths=lengths, mask=mask)
+            output = layer(output, lengths=lengths, mask=mask, resets=resets)
             if self.return_state:
                 output, state = output
                 states.append(state)
