@@ -2,15 +2,19 @@
 
 The time loop keeps only the recurrent product ``h @ U`` and the cell's ``update``; the input
 projection runs once over all ``T * B`` rows before it. The derivative is a ``jax.custom_jvp``
-built from ``jax.jvp`` of ``update``:
+built from ``jax.linearize`` of ``update``:
 
-- the forward loop stores what enters each step's ``update``: the carry and ``h @ U``;
-- the tangent loop takes ``jax.jvp`` of ``update`` at those stored inputs (rematerialised, so
-  reverse mode recomputes the gate activations instead of storing them), carrying only
-  ``dh @ U`` from step to step; where ``update`` reads ``xp_t`` and ``hp_t`` only as their sum
-  (derived, see :func:`_is_additive`), one tangent per step stands for both;
-- each step's row of the projection is read as the column blocks in which ``update`` splits it
-  (derived from its jaxpr), which lets XLA vectorise the gate math;
+- the forward loop linearises every step's ``update`` and stores what its linear map needs,
+  as cuDNN's reserve space: the results of its nonlinear functions (the gate activations; a
+  ``jax.checkpoint`` policy keeps those and recomputes the cheap arithmetic around them), in
+  the step's row of the projection as far as they fit; values that depend on the parameters
+  only are computed once, outside the loop;
+- the tangent loop applies those linear maps, carrying only ``dh @ U`` from step to step;
+  where ``update`` reads ``xp_t`` and ``hp_t`` only as their sum (derived, see
+  :func:`_is_additive`), one tangent per step stands for both;
+- each step's row of the projection, and each stored value, is read with its own slice per
+  gate block (the blocks derived from how ``update`` splits ``xp_t``), which lets XLA (CPU)
+  vectorise the gate math;
 - the tangents of the input projection and of ``U`` enter as large products over all ``T * B``
   rows, outside the loop. Reverse mode transposes them into one large product each for the
   weight gradients (``dU = H_prev^T @ d(hp)``, and the projection's own transpose), as cuDNN
@@ -22,6 +26,8 @@ Being a ``custom_jvp``, it supports ``grad``, ``jvp``, ``vmap`` and higher deriv
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -103,6 +109,29 @@ def _all_zero(tangents: Any) -> bool:
 
 def _spec(tree: Any) -> Any:
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
+
+
+# What the linear map of a step keeps: the results of these primitives, the activations (the
+# rest is cheap arithmetic, recomputed).
+_ACTIVATIONS = frozenset(
+    {"logistic", "tanh", "exp", "exp2", "log", "log1p", "expm1", "sqrt", "rsqrt", "cbrt", "pow",
+     "erf", "erf_inv", "sin", "cos", "tan", "atan2", "div"}
+)  # fmt: skip
+
+
+def _keep_activations(primitive: Any, *args: Any, **params: Any) -> bool:
+    """A ``jax.checkpoint`` policy: keep the results of nonlinear elementwise functions."""
+    return primitive.name in _ACTIVATIONS
+
+
+def _varies(fn: Callable[..., list], params: Any, *per_step: Any) -> list[bool]:
+    """Per output of ``fn(params, *per_step)``: whether a value of ``per_step`` flows into it."""
+    jaxpr = jax.make_jaxpr(fn)(*_spec((params, *per_step))).jaxpr
+    varying = set(jaxpr.invars[len(jax.tree.leaves(params)) :])
+    for eqn in jaxpr.eqns:
+        if any(not isinstance(v, Literal) and v in varying for v in eqn.invars):
+            varying.update(eqn.outvars)
+    return [not isinstance(v, Literal) and v in varying for v in jaxpr.outvars]
 
 
 def _params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
@@ -251,34 +280,96 @@ def _fused_recurrence(
         final, (outputs, carries) = scan(body, carry0, (steps(xp), valid, resets))
         return outputs, final, carries
 
+    def linearized(params: Any, into: Any, xp_t: Any, hp_t: Any) -> tuple[Any, Any]:
+        # Under the policy the linear map keeps the results of the step's nonlinear functions
+        # (its activations) and recomputes the cheap arithmetic around them.
+        return jax.linearize(
+            jax.checkpoint(two_outputs, policy=_keep_activations), params, into, xp_t, hp_t
+        )
+
     def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         params, U, xp, carry0, valid, resets, keep = primals
         d_params, dU, dxp, dcarry0, *_ = tangents
         xp_0 = jax.tree.map(lambda a: a[0], xp)
-        hp_0 = product(carry0.h, U)
+        into_0 = entering(carry0, carry0, None, keep)
+        hp_0 = product(into_0.h, U)
         blocks = row_blocks(params, carry0, xp, U)
 
-        # The forward loop stores what enters each update: the carry and h @ U.
-        def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
+        def residuals(p: Any, into: Any, xp_t: Any, hp_t: Any) -> list:
+            return jax.tree.leaves(linearized(p, into, xp_t, hp_t)[1])
+
+        varies = _varies(residuals, params, into_0, xp_0, hp_0)
+        # Residuals that depend on the parameters only are the same at every step: computed
+        # once here instead of stored per step.
+        fixed = jax.jit(residuals)(params, into_0, xp_0, hp_0)
+        structure = []
+        u_tangent = U is not None and not _is_zero(dU)
+
+        # The forward loop stores what the step's linear map needs (its residuals), as cuDNN's
+        # reserve space, and the carry's h entering every step for dU. The residuals of a step
+        # go, as far as they fit, into the step's row of the projection, which no later step
+        # reads: one buffer serves both, and only the rest needs a buffer of its own.
+        specs = [f for f, vary in zip(fixed, varies, strict=True) if vary]
+        width = sum(math.prod(spec.shape[1:]) for spec in specs)
+        batch = carry0.h.shape[0]
+        in_place = isinstance(xp, jax.Array) and all(
+            spec.ndim >= 1 and spec.shape[0] == batch and spec.dtype == xp.dtype for spec in specs
+        )
+        # Whole residuals only: the columns of the buffer up to the last one that fits.
+        bounds = itertools.accumulate(math.prod(spec.shape[1:]) for spec in specs)
+        inside = max([0, *(b for b in bounds if in_place and b <= xp.shape[-1])])
+
+        def body(state: Any, inputs: Any) -> tuple[Any, Any]:
+            carry, buffer = state
             t, valid_t, reset_t = inputs
             into = entering(carry, carry0, reset_t, keep)
-            hp_t = product(into.h, U)
-            new, h = two_outputs(params, into, _read_row(xp, t, blocks), hp_t)
+            xp_t = _read_row(buffer, t, blocks)
+            (new, h), linear = linearized(params, into, xp_t, product(into.h, U))
+            leaves, treedef = jax.tree.flatten(linear)
+            structure.append(treedef)
+            stored = [leaf for leaf, vary in zip(leaves, varies, strict=True) if vary]
+            if in_place and stored:
+                packed = jnp.concatenate([leaf.reshape(batch, -1) for leaf in stored], axis=-1)
+                row = packed[None, :, :inside]
+                buffer = jax.lax.dynamic_update_slice(buffer, row, (t, 0, 0))
+                stored = packed[:, inside:] if width > inside else None
             new, outputs = finish(valid_t, new, h, carry)
-            return new, (outputs, (into, hp_t))
+            return (new, buffer), (outputs, stored, into.h if u_tangent else None)
 
-        final, ((outputs, carries), stored) = scan(body, carry0, (steps(xp), valid, resets))
+        (final, buffer), ((outputs, carries), stored, h_in) = scan(
+            body, (carry0, xp), (steps(xp), valid, resets)
+        )
+
+        def residuals_at(t: jax.Array, stored_t: Any) -> list:
+            """The step's residuals, the fixed ones included, from the buffer and the rest.
+
+            Each residual is read with its own slice: XLA (CPU) vectorises the arithmetic on
+            it then, which it does not on the parts of one sliced row.
+            """
+            if in_place and specs:
+                parts, offset = [], 0
+                for spec in specs:
+                    size = math.prod(spec.shape[1:])
+                    source, start = (
+                        (buffer, offset) if offset < inside else (stored, offset - inside)
+                    )
+                    part = jax.lax.dynamic_slice(source, (t, 0, start), (1, batch, size))[0]
+                    parts.append(part.reshape(spec.shape))
+                    offset += size
+                stored_t = parts
+            stored_t = iter(stored_t)
+            return [next(stored_t) if v else f for v, f in zip(varies, fixed, strict=True)]
 
         # The tangents of the projection and of U enter as large products over all T * B rows,
         # outside the loop; reverse mode turns them into one large product each for the weight
         # gradients after the loop (dU = H_in^T @ d(hp)), as cuDNN computes them.
-        u_tangent = U is not None and not _is_zero(dU)
+        # They are inputs of the loop, not read from a closed-over array, so that reverse mode
+        # stacks their cotangents rather than accumulating them in the loop's carry.
         per_step = []
         if not _all_zero(dxp):
             per_step.append(_instantiate(dxp, xp))
         if u_tangent:
-            h_in = stored[0].h
-            time, batch = h_in.shape[:2]
+            time = h_in.shape[0]
             per_step.append((h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1))
         additive = _is_additive(update, params, carry0, xp_0, hp_0)
         if additive and len(per_step) == 2:
@@ -296,11 +387,11 @@ def _fused_recurrence(
         # ``d(hp) @ U^T``, which reads U against its layout at every step otherwise.
         U_t = None if U is None else jnp.swapaxes(U, 0, 1)
 
-        # Rematerialised, so that reverse mode recomputes the update's activations from the
-        # stored inputs instead of storing them for every step.
+        # Rematerialised, so that reverse mode recomputes the cheap arithmetic that the linear
+        # map does on the stored residuals instead of storing its results for every step.
         @functools.partial(jax.checkpoint, prevent_cse=False)
         def tangent_body(dcarry: Any, inputs: Any) -> tuple[Any, Any]:
-            t, per_step_t, (into, hp_t), valid_t, reset_t = inputs
+            t, per_step_t, stored_t, valid_t, reset_t = inputs
             d_into = entering(dcarry, dcarry0, reset_t, keep)
             d_xp, d_hp = zero_xp, None
             if U_t is not None:
@@ -311,13 +402,14 @@ def _fused_recurrence(
                 d_xp = per_step_t[0]
             if additive:  # the derivative in xp_t is the derivative in hp_t: one tangent
                 d_xp, d_hp = d_xp + d_hp, jnp.zeros_like(d_hp)
-            primal = (params, into, _read_row(xp, t, blocks), hp_t)
-            _, (dnew, dh) = jax.jvp(two_outputs, primal, (d_params, d_into, d_xp, d_hp))
+            linear = jax.tree.unflatten(structure[0], residuals_at(t, stored_t))
+            dnew, dh = linear(d_params, d_into, d_xp, d_hp)
             return finish(valid_t, dnew, dh, dcarry)
 
         d_final, (d_outputs, d_carries) = scan(
-            tangent_body, dcarry0, (steps(xp), per_step, stored, valid, resets)
-        )
+            tangent_body, dcarry0,
+            (steps(xp), per_step, None if in_place else stored, valid, resets),
+        )  # fmt: skip
         return (outputs, final, carries), (d_outputs, d_final, d_carries)
 
     recurrence.defjvp(recurrence_jvp, symbolic_zeros=True)
