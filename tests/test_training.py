@@ -219,7 +219,10 @@ def _with(config, **changes):
 @pytest.mark.parametrize(
     ("config", "match"),
     [
-        (_with(xor.get_config("smoke"), model__cell="lsmt"), "registered names"),
+        (
+            _with(xor.get_config("smoke"), model__cell="lsmt"),
+            r"config\.model\.cell must be registered cell names .*'lsmt'",
+        ),
         (_with(xor.get_config("smoke"), model__hidden_sizes=(0,)), r"hidden_size\[0\] must be"),
         (_with(xor.get_config("smoke"), data__length=0), "length"),
         (_with(sine.get_config("smoke"), data__window=-5), "window"),
@@ -266,6 +269,15 @@ def test_check_same_config_accepts_its_own_json_and_refuses_another(tmp_path):
     assert settings["model"]["hidden_sizes"] == [8]
     run_folder.write_json(tmp_path / "config.json", settings)
     assert run_folder.check_same_config(tmp_path, config) == settings
+    # A folder written before configs had `imports` holds the same config as imports=().
+    assert settings["imports"] == []
+    legacy = {key: value for key, value in settings.items() if key != "imports"}
+    run_folder.write_json(tmp_path / "config.json", legacy)
+    assert run_folder.check_same_config(tmp_path, config) == settings
+    config.imports = ("json",)
+    with pytest.raises(ValueError, match="holds a run with a different config"):
+        run_folder.check_same_config(tmp_path, config)
+    config.imports = ()
     config.model.hidden_sizes = (16,)
     with pytest.raises(ValueError, match="holds a study with a different config"):
         run_folder.check_same_config(tmp_path, config, "study")

@@ -18,6 +18,11 @@ from gru_lstm_jax.models import SequenceClassifier
 from gru_lstm_jax.nn import RNN
 from gru_lstm_jax.training import load_trained, plots, prepare_run, run_folder, train_and_evaluate
 from gru_lstm_jax.training.objectives import Objective
+from gru_lstm_jax.training.user_cells import (
+    check_cell_names,
+    import_cell_modules,
+    module_names,
+)
 
 __all__ = [
     "classifier_gradient_norms",
@@ -124,7 +129,9 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
     """Measures ‖∂L/∂h_t‖ per cell at initialisation (several seeds) and after training.
 
     The fresh models are initialised as ``config.chrono_init_at_start`` says (False: Keras's
-    defaults, forget bias 1); the trained model is the XOR config's (``config.xor``).
+    defaults, forget bias 1); the trained model is the XOR config's (``config.xor``). The
+    modules named in ``config.imports`` (and ``config.xor.imports``) are imported before the
+    cells are looked up, and each training run's config names them too.
 
     Writes to ``workdir``: ``config.json`` first, one training run folder per cell
     (``train_<cell>``), ``curves.json``
@@ -140,9 +147,17 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
         The contents of ``results.json``.
 
     Raises:
-        ValueError: if ``workdir`` is not writable or holds a study with a different config;
-            nothing is written then.
+        ValueError: if a module of the imports cannot be imported, a cell is not registered,
+            or ``workdir`` is not writable or holds a study with a different config; nothing is
+            written then.
     """
+    imports = import_cell_modules(
+        [
+            *module_names(config.get("imports", ()), "config.imports"),
+            *module_names(config.xor.get("imports", ()), "config.xor.imports"),
+        ]
+    )
+    check_cell_names(config.cells, "config.cells")
     path = run_folder.check_writable(workdir)
     settings = run_folder.check_same_config(path, config, "gradient-flow study")
     path.mkdir(parents=True, exist_ok=True)
@@ -153,6 +168,7 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
     for cell in config.cells:
         task = config.xor.copy_and_resolve_references()
         task.model.cell = cell
+        task.imports = imports
         init_curves = []
         fresh = task.copy_and_resolve_references()
         fresh.model.chrono_init = config.chrono_init_at_start

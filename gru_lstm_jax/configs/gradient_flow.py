@@ -54,6 +54,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the gradient-flow config; ``variant="smoke"`` gives the tiny test variant."""
     config = ml_collections.ConfigDict()
     config.cells = ("rnn", "lstm", "gru")
+    # Modules that register cells of one's own, imported before the cells are looked up
+    # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
+    config.imports = ()
     config.num_seeds = 5
     config.batch_size = 256
     # Fresh models with Keras's initialisation (LSTM forget bias 1), as the textbook argument

@@ -63,6 +63,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the IMDB config; ``variant`` is ``""`` (the seed's), ``"best"`` or ``"smoke"``."""
     config = ml_collections.ConfigDict()
     config.seed = 0
+    # Modules that register cells of one's own, imported before the cell is looked up
+    # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
+    config.imports = ()
     config.objective = "binary_classification"
     config.data = ml_collections.ConfigDict(
         {

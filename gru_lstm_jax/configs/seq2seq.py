@@ -40,6 +40,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the seq2seq config; ``variant="smoke"`` gives the tiny test variant."""
     config = ml_collections.ConfigDict()
     config.seed = 0
+    # Modules that register cells of one's own, imported before the cell is looked up
+    # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
+    config.imports = ()
     config.data = ml_collections.ConfigDict(
         {
             "num_train": 10_000,

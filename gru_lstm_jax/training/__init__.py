@@ -12,6 +12,7 @@ from gru_lstm_jax.training.loop import (
 from gru_lstm_jax.training.objectives import OBJECTIVES, Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
+from gru_lstm_jax.training.user_cells import check_cell_names, choose_cells, import_cell_modules
 
 __all__ = [
     "OBJECTIVES",
@@ -20,8 +21,11 @@ __all__ = [
     "Run",
     "Steps",
     "TrainState",
+    "check_cell_names",
+    "choose_cells",
     "evaluate",
     "get_objective",
+    "import_cell_modules",
     "load_trained",
     "make_optimizer",
     "make_steps",

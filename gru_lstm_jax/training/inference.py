@@ -18,12 +18,15 @@ from gru_lstm_jax.models import build_model
 from gru_lstm_jax.training import run_folder
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import TrainState
+from gru_lstm_jax.training.user_cells import import_cell_modules
 
 __all__ = ["load_text_classifier", "predict_texts"]
 
 
 def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabulary, Any]:
     """The tested checkpoint of a finished text run, in evaluation mode, without its dataset.
+
+    The modules that the run's config names in ``imports`` are imported first (a user's cell).
 
     Args:
         workdir: a run folder with ``config.json``, ``vocabulary.json``, ``results.json`` and
@@ -34,12 +37,14 @@ def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabu
 
     Raises:
         FileNotFoundError: if the folder holds no finished text-classification run.
+        ValueError: if a module of the config's ``imports`` cannot be imported.
     """
     path = pathlib.Path(workdir)
     for name in ("results.json", "vocabulary.json", "config.json"):
         if not (path / name).exists():
             raise FileNotFoundError(f"{str(path)!r} holds no finished text run (no {name})")
     config = ml_collections.ConfigDict(run_folder.read_json(path / "config.json"))
+    import_cell_modules(config.get("imports", ()))
     vocabulary = Vocabulary.load(path / "vocabulary.json")
     model = build_model(
         config.model, len(vocabulary), 1, config.data.maxlen, rngs=nnx.Rngs(params=0, dropout=0)

@@ -33,6 +33,7 @@ from gru_lstm_jax.training import plots, run_folder, task_outputs
 from gru_lstm_jax.training.objectives import Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
+from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modules
 
 __all__ = ["NonFiniteLossError", "Run", "load_trained", "prepare_run", "train_and_evaluate"]
 
@@ -97,6 +98,9 @@ def _load_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[Any, 
 def prepare_run(config: ml_collections.ConfigDict) -> Run:
     """Validates ``config`` and builds data, model, optimizer and steps; writes no file.
 
+    The modules named in ``config.imports`` are imported first, so that ``config.model.cell``
+    can be a cell they register.
+
     Args:
         config: an experiment config (see ``gru_lstm_jax/configs``).
 
@@ -104,9 +108,13 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
         A :class:`Run`.
 
     Raises:
-        ValueError: for any bad config value (unknown cell, non-positive sizes or lengths,
-            a batch larger than the training split, ...), with the offending field named.
+        ValueError: for any bad config value (a module of ``config.imports`` that cannot be
+            imported, unknown cell, non-positive sizes or lengths, a batch larger than the
+            training split, ...), with the offending field named.
     """
+    import_cell_modules(config.get("imports", ()))
+    if isinstance(config.model.cell, str):
+        check_cell_names([config.model.cell], "config.model.cell")
     training = config.training
     check_positive_int(training.num_epochs, "config.training.num_epochs")
     check_positive_int(training.batch_size, "config.training.batch_size")
@@ -307,6 +315,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
     """Rebuilds a finished run from its folder and restores its tested checkpoint.
 
+    The modules that the run's config names in ``imports`` are imported again first, so a run
+    of a user's cell loads in a fresh process as long as those modules are importable.
+
     Args:
         workdir: a run folder written by :func:`train_and_evaluate`.
 
@@ -317,6 +328,7 @@ def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
 
     Raises:
         FileNotFoundError: if the folder has no finished run (no ``results.json``).
+        ValueError: if a module of the config's ``imports`` cannot be imported.
     """
     path = pathlib.Path(workdir)
     if not (path / "results.json").exists():

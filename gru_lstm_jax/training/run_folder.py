@@ -57,7 +57,8 @@ def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> 
     """Returns ``config`` as JSON data, refusing a ``workdir`` whose ``config.json`` differs.
 
     Writes nothing: callers check before they create any file, then write the returned value
-    to ``workdir / "config.json"``.
+    to ``workdir / "config.json"``. A saved config without ``imports`` (written before configs
+    had the field) equals one whose ``imports`` is empty.
 
     Args:
         workdir: the folder (it may not exist yet).
@@ -69,12 +70,28 @@ def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> 
     """
     settings = json.loads(config.to_json())
     saved = workdir / "config.json"
-    if saved.exists() and read_json(saved) != settings:
+    if saved.exists() and _without_empty_imports(read_json(saved)) != _without_empty_imports(
+        settings
+    ):
         raise ValueError(
             f"workdir {str(workdir)!r} holds a {kind} with a different config; run it again "
             "with the same config or choose a new workdir"
         )
     return settings
+
+
+def _without_empty_imports(settings: Any) -> Any:
+    """``settings`` without its empty ``imports`` fields, at every level.
+
+    A folder written before configs had ``imports`` holds the same config as one with ``()``.
+    """
+    if not isinstance(settings, dict):
+        return settings
+    return {
+        key: _without_empty_imports(value)
+        for key, value in settings.items()
+        if not (key == "imports" and not value)
+    }
 
 
 def write_json(path: pathlib.Path, value: Any) -> None:

@@ -25,6 +25,7 @@ from gru_lstm_jax.data import EOS_ID, FIRST_DIGIT_ID, make_reverse_data, reverse
 from gru_lstm_jax.models.seq2seq import Seq2SeqAttention, exact_match, train_seq2seq
 from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.training import run_folder
+from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modules
 
 __all__ = ["plot_attention_heatmaps", "train_and_evaluate_seq2seq"]
 
@@ -97,7 +98,8 @@ def train_and_evaluate_seq2seq(
     """Trains the attention seq2seq model of ``config`` and writes its run folder.
 
     A folder that already holds ``results.json`` for the same config is a finished run: its
-    results are returned without training again.
+    results are returned without training again. The modules named in ``config.imports`` are
+    imported first, so that ``config.model.cell`` can be a cell they register.
 
     Writes ``config.json``, ``metrics.jsonl`` (the mean training loss of every 50 steps),
     ``attention_heatmaps.png`` (four test examples) and, last, ``results.json`` with
@@ -114,10 +116,14 @@ def train_and_evaluate_seq2seq(
         The contents of ``results.json``.
 
     Raises:
-        ValueError: for a bad config, an unwritable workdir, or a workdir holding a run with a
+        ValueError: for a bad config (a module of ``config.imports`` that cannot be imported,
+            an unknown cell, ...), an unwritable workdir, or a workdir holding a run with a
             different config; before any file is written.
     """
     start = time.perf_counter()
+    import_cell_modules(config.get("imports", ()))
+    if isinstance(config.model.cell, str):
+        check_cell_names([config.model.cell], "config.model.cell")
     path = run_folder.check_writable(workdir)
     learning_rate = _learning_rate(config.training)
     settings = run_folder.check_same_config(path, config)
