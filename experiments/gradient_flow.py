@@ -3,6 +3,9 @@
 Usage (from the repository root; see ``gru_lstm_jax/configs/gradient_flow.py``)::
 
     python experiments/gradient_flow.py --workdir runs/gradient_flow
+
+Other cells: ``--config.cells=lstm --config.cells=my_cell``, with ``--config.imports=my_cells``
+for a module that registers cells of one's own (importable, e.g. with ``PYTHONPATH=.``).
 """
 
 from __future__ import annotations

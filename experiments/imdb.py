@@ -5,6 +5,9 @@ expected results)::
 
     python experiments/imdb.py --workdir runs/imdb --config.data.data_dir=../shared/data/tfds
     python experiments/imdb.py predict --workdir runs/imdb "A wonderful film." "Dull."
+
+A cell of one's own: ``--config.imports=my_cells --config.model.cell=my_cell`` (the module must
+be importable, e.g. with ``PYTHONPATH=.``); ``predict`` imports it again from the run's config.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ carries and not the ``(T, B, 4H)`` projection, ``3H`` for the GRU; see ``run_sca
 Usage (from the repository root)::
 
     python experiments/long_sequence_memory.py --workdir runs/memory
+    PYTHONPATH=. python experiments/long_sequence_memory.py --import my_cells --cells my_cell
 
 It writes ``memory.json`` and ``memory.md`` to ``--workdir`` and prints the table. At the
 default size (B = 16, T = 10,000, I = 32, H = 256) it took 1.5 minutes on this project's 2-core
@@ -44,7 +45,7 @@ from flax import nnx
 
 from gru_lstm_jax import get_cell, recurrence
 from gru_lstm_jax.models import Forecaster
-from gru_lstm_jax.training import get_objective, make_steps
+from gru_lstm_jax.training import get_objective, import_cell_modules, make_steps
 
 CONFIGURATIONS = ("none", "remat")
 GIB = 2**30
@@ -126,9 +127,10 @@ def measure(cell_name: str, configuration: str, sizes: dict[str, int], seed: int
     }
 
 
-def _run_worker(spec: str, sizes: dict[str, int], seed: int) -> dict:
+def _run_worker(spec: str, sizes: dict[str, int], seed: int, imports: tuple[str, ...]) -> dict:
     """Runs :func:`measure` for ``spec`` (``"cell:configuration"``) in a fresh subprocess."""
     args = [f"--{name}={value}" for name, value in sizes.items()]
+    args += [f"--import={name}" for name in imports]
     command = [sys.executable, __file__, f"--worker={spec}", f"--seed={seed}", *args]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -166,6 +168,14 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workdir", default="runs/memory", help="folder for the results")
     parser.add_argument("--cells", default="lstm,gru", help="comma-separated cells to measure")
     parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module that registers cells of one's own (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
         "--configurations",
         default=",".join(CONFIGURATIONS),
         help=f"comma-separated, among {', '.join(CONFIGURATIONS)}",
@@ -192,6 +202,10 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in sizes.items():
         if value <= 0:
             parser.error(f"--{name} must be positive; got {value}")
+    try:
+        imports = import_cell_modules(args.imports, "--import")
+    except ValueError as error:
+        parser.error(str(error))
     if args.worker is not None:
         cell_name, configuration = args.worker.split(":")
         print(json.dumps(measure(cell_name, configuration, sizes, args.seed)))
@@ -209,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for cell_name in cells:
         for configuration in configurations:
-            result = _run_worker(f"{cell_name}:{configuration}", sizes, args.seed)
+            result = _run_worker(f"{cell_name}:{configuration}", sizes, args.seed, imports)
             results.append(result)
             print(
                 f"{cell_name} {configuration}: compiled "

@@ -9,6 +9,9 @@ Writes to ``--workdir``: ``config.json``, ``metrics.jsonl`` (training loss), ``r
 (exact match on validation and test, parameters, steps, seconds) and ``attention_heatmaps.png``
 (four test examples: the attention weights of each decoded token, target steps down, source
 digits across).
+
+A cell of one's own: ``--config.imports=my_cells --config.model.cell=my_cell`` (the module must
+be importable, e.g. with ``PYTHONPATH=.``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ Usage (from the repository root; see ``gru_lstm_jax/configs/sine.py`` for the ex
 
     python experiments/sine.py --workdir runs/sine
     python experiments/sine.py --workdir runs/sine_gru --cells gru --config.training.num_epochs=10
+    PYTHONPATH=. python experiments/sine.py --config.imports=my_cells --config.model.cell=my_cell
+
+``--cells`` trains several cells, one run folder each (default: LSTM and GRU); a cell set in the
+config (``--config.model.cell``, or a config file whose cell is not the default's) trains that
+cell alone, and giving both is an error. ``--config.imports`` names modules that register cells
+of one's own; they are imported before any cell is looked up.
 """
 
 from __future__ import annotations
@@ -14,21 +20,41 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gru_lstm_jax import configs
-from gru_lstm_jax.training import plots, train_and_evaluate
+from gru_lstm_jax.configs import sine
+from gru_lstm_jax.training import choose_cells, plots, train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "sine.py"), "Experiment config."
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/sine", "Folder for the run folders.")
-_CELLS = flags.DEFINE_list("cells", ["lstm", "gru"], "Cells to train, one run folder each.")
+_CELLS = flags.DEFINE_list(
+    "cells", ["lstm", "gru"], "Cells to train, one run folder each (not with --config.model.cell)."
+)
+
+
+def cells_to_train() -> tuple[str, ...]:
+    """The registered cells of ``--cells`` or of the config; fails before anything is written."""
+    config = _CONFIG.value
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    try:
+        return choose_cells(
+            config,
+            _CELLS.value if flags.FLAGS["cells"].present else None,
+            _CELLS.default,
+            config_cell_set="model.cell" in overrides
+            or config.model.cell != sine.get_config().model.cell,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
 
 
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    cells = cells_to_train()
     workdir = pathlib.Path(_WORKDIR.value)
     runs = {}
-    for cell in _CELLS.value:
+    for cell in cells:
         config = _CONFIG.value.copy_and_resolve_references()
         config.model.cell = cell
         runs[cell] = workdir / cell

@@ -4,6 +4,13 @@ Usage (from the repository root; see ``gru_lstm_jax/configs/xor.py`` for the exp
 
     python experiments/xor.py --workdir runs/xor
     python experiments/xor.py --workdir runs/xor_sweep --lengths 20,50,100,200
+    PYTHONPATH=. python experiments/xor.py --config.imports=my_cells --config.model.cell=my_cell
+
+``--cells`` trains several cells (default: LSTM, GRU and the tanh RNN); a cell set in the config
+(``--config.model.cell``, or a config file whose cell is not the default's) trains that cell
+alone, and giving both is an error, as is ``--lengths`` with ``--config.data.length``.
+``--config.imports`` names modules that register cells of one's own; they are imported before
+any cell is looked up.
 """
 
 from __future__ import annotations
@@ -14,24 +21,58 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gru_lstm_jax import configs
-from gru_lstm_jax.training import plots, run_folder, train_and_evaluate
+from gru_lstm_jax.configs import xor
+from gru_lstm_jax.training import choose_cells, plots, run_folder, train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "xor.py"), "Experiment config."
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/xor", "Folder for the run folders.")
-_CELLS = flags.DEFINE_list("cells", ["lstm", "gru", "rnn"], "Cells to train.")
-_LENGTHS = flags.DEFINE_list("lengths", [], "Sequence lengths to sweep (default: the config's).")
+_CELLS = flags.DEFINE_list(
+    "cells", ["lstm", "gru", "rnn"], "Cells to train (not with --config.model.cell)."
+)
+_LENGTHS = flags.DEFINE_list(
+    "lengths",
+    [],
+    "Sequence lengths to sweep (default: the config's; not with --config.data.length).",
+)
+
+
+def cells_and_lengths() -> tuple[tuple[str, ...], list[int]]:
+    """The registered cells and the lengths to train; fails before anything is written."""
+    config = _CONFIG.value
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    if flags.FLAGS["lengths"].present and "data.length" in overrides:
+        raise app.UsageError(
+            f"--lengths and --config.data.length both choose the length (--lengths="
+            f"{','.join(_LENGTHS.value)}, config.data.length={config.data.length}); give only "
+            "one of them"
+        )
+    try:
+        cells = choose_cells(
+            config,
+            _CELLS.value if flags.FLAGS["cells"].present else None,
+            _CELLS.default,
+            config_cell_set="model.cell" in overrides
+            or config.model.cell != xor.get_config().model.cell,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
+    try:
+        lengths = [int(length) for length in _LENGTHS.value]
+    except ValueError as error:
+        raise app.UsageError(f"--lengths must be integers; got {_LENGTHS.value}") from error
+    return cells, lengths or [config.data.length]
 
 
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    cells, lengths = cells_and_lengths()
     workdir = pathlib.Path(_WORKDIR.value)
-    lengths = [int(length) for length in _LENGTHS.value] or [_CONFIG.value.data.length]
     sweep = []
     for length in lengths:
-        for cell in _CELLS.value:
+        for cell in cells:
             config = _CONFIG.value.copy_and_resolve_references()
             config.model.cell = cell
             config.data.length = length
