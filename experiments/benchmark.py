@@ -5,11 +5,13 @@ Usage (from the repository root)::
     python experiments/benchmark.py --workdir runs/benchmark
     python experiments/benchmark.py --quick --workloads sine --cells lstm --impls ours,flax_nnx
     python experiments/benchmark.py --shared-process --rounds 5 --workdir runs/benchmark_shared
+    PYTHONPATH=. python experiments/benchmark.py --quick --import my_cells --cells lstm,my_cell
 
 For every workload (``sine``: B 32, T 50, I 1, H 64; ``imdb``: B 32, T 200, I 128, H 64;
-``wide``: B 64, T 100, I 256, H 256), cell (``lstm``, ``gru``) and implementation (``ours``,
-``flax_linen``, ``flax_nnx``, ``torch``, and on request ``torch_no_onednn``, PyTorch with oneDNN
-turned off; see ``experiments/benchmark_impls.py``) one worker
+``wide``: B 64, T 100, I 256, H 256), cell (default ``lstm``, ``gru``; any registered cell) and
+implementation (``ours``, ``flax_linen``, ``flax_nnx``, ``torch``, and on request
+``torch_no_onednn``, PyTorch with oneDNN turned off; see ``experiments/benchmark_impls.py``) one
+worker
 process builds the model on a fixed random batch, times its first training step (trace and
 compile for JAX; the compile column), takes ``--warmup`` more steps, then times ``--repeats``
 steps one by one, each waited for (``block_until_ready`` / ``torch.cuda.synchronize``), and
@@ -28,7 +30,14 @@ process's memory and threads (PyTorch's OpenMP pool beside XLA's).
 Each round also measures the machine's peak: a large float32 matmul in JAX (2048 x 2048 on a CPU,
 8192 x 8192 on an accelerator) in a process of its own, median of repetitions; the fraction of peak
 is achieved GFLOP/s over the median peak. FLOPs per step follow
-``benchmark_impls.train_step_flops``.
+``benchmark_impls.train_step_flops``, with the gate count ``G`` derived from each cell's input
+projection.
+
+``ours`` runs any registered cell (``gru_lstm_jax.RNN(cell)``); Flax and PyTorch implement only
+``lstm`` and ``gru``, so for another cell their rows are left out, with a note in the report.
+``--import MODULE`` (repeatable, or comma-separated) imports a module that registers cells of
+one's own, in this process before ``--cells`` is checked and in every worker before it builds;
+the module must be importable there (installed, or its folder on ``PYTHONPATH``).
 
 The JAX implementations run on ``jax.devices()[0]`` and PyTorch on CUDA when it is available,
 so the same command benchmarks a CPU or a GPU machine; the devices are recorded. PyTorch is
@@ -69,7 +78,15 @@ except ImportError:  # Windows
     resource = None
 
 import benchmark_impls
-from benchmark_impls import CELLS, DEFAULT_IMPLS, IMPLS, TORCH_IMPLS, WORKLOADS, Workload
+from benchmark_impls import (
+    DEFAULT_IMPLS,
+    IMPLS,
+    LIBRARY_CELLS,
+    TORCH_IMPLS,
+    WORKLOADS,
+    Workload,
+    implements,
+)
 
 DEFAULTS = {"rounds": 3, "repeats": 20, "warmup": 3}
 QUICK = {"rounds": 1, "repeats": 3, "warmup": 1}
@@ -103,8 +120,9 @@ class Options:
 
     Attributes:
         workloads: names from ``benchmark_impls.WORKLOADS``.
-        cells: names from ``benchmark_impls.CELLS``.
-        impls: names from ``benchmark_impls.IMPLS``.
+        cells: registered cell names.
+        impls: names from ``benchmark_impls.IMPLS``; a cell runs with those that implement it
+            (:meth:`impls_for`).
         rounds: interleaved rounds.
         repeats: timed steps per worker.
         warmup: untimed steps per worker after the first (compiling) one.
@@ -113,6 +131,7 @@ class Options:
         notes: what was skipped and why.
         shared_process: time all implementations of a workload and cell in one process,
             alternating blocks of ``repeats`` steps, instead of one process per worker.
+        imports: modules that register cells of one's own, imported by every worker.
     """
 
     workloads: tuple[str, ...]
@@ -124,6 +143,11 @@ class Options:
     peak_size: int | None = None
     notes: tuple[str, ...] = ()
     shared_process: bool = False
+    imports: tuple[str, ...] = ()
+
+    def impls_for(self, cell: str) -> tuple[str, ...]:
+        """The implementations of :attr:`impls` that have ``cell``, in their order."""
+        return tuple(impl for impl in self.impls if implements(impl, cell))
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -136,7 +160,20 @@ def make_parser() -> argparse.ArgumentParser:
         "--workloads", default=",".join(WORKLOADS), help=f"Comma-separated, from {list(WORKLOADS)}."
     )
     parser.add_argument(
-        "--cells", default=",".join(CELLS), help=f"Comma-separated, from {list(CELLS)}."
+        "--cells",
+        default=",".join(LIBRARY_CELLS),
+        help=(
+            "Comma-separated registered cells (with --import, one's own); Flax and PyTorch "
+            f"implement only {list(LIBRARY_CELLS)}."
+        ),
+    )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="A module that registers cells of one's own (repeatable, or comma-separated).",
     )
     parser.add_argument(
         "--impls",
@@ -200,8 +237,40 @@ def _count(value: int | None, option: str, quick: bool, minimum: int) -> int:
     return value
 
 
+def import_modules(names: Sequence[str]) -> tuple[str, ...]:
+    """Imports the modules of ``--import`` (a user's cells) in this process.
+
+    Args:
+        names: module names, each possibly comma-separated.
+
+    Returns:
+        The module names, one each.
+
+    Raises:
+        ValueError: naming ``--import`` and the module that cannot be imported.
+    """
+    if not names:  # The default run does not even import the training package.
+        return ()
+    from gru_lstm_jax.training import import_cell_modules
+
+    return import_cell_modules(names, "--import")
+
+
+def _skipped_cells_note(impls: Sequence[str], cells: Sequence[str]) -> str | None:
+    """The note for cells that some of ``impls`` do not implement, or ``None``."""
+    missing = [impl for impl in impls if not all(implements(impl, cell) for cell in cells)]
+    others = [cell for cell in cells if cell not in LIBRARY_CELLS]
+    if not missing:
+        return None
+    verb = "implements" if len(missing) == 1 else "implement"
+    return (
+        f"{', '.join(missing)} {verb} only {' and '.join(LIBRARY_CELLS)}, so "
+        f"{', '.join(others)} ran without {'it' if len(missing) == 1 else 'them'}"
+    )
+
+
 def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Options:
-    """Checks the parsed command line and resolves the defaults.
+    """Checks the parsed command line, imports ``--import``'s modules and resolves the defaults.
 
     Args:
         args: from :func:`make_parser`.
@@ -209,13 +278,19 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
 
     Returns:
         :class:`Options`. Without ``--impls``, those of ``DEFAULT_IMPLS`` that can run; a
-        missing PyTorch is then recorded in ``notes``.
+        missing PyTorch is then recorded in ``notes``, as are cells that some implementations
+        do not have (their rows are left out).
 
     Raises:
         ValueError: for unknown names or counts out of range (the message names the option and
-            the allowed values), or a PyTorch implementation requested without PyTorch.
+            the allowed values), a module of ``--import`` that cannot be imported, a cell that
+            none of the implementations has, or a PyTorch implementation requested without
+            PyTorch.
     """
+    from gru_lstm_jax import available_cells
+
     notes: list[str] = []
+    imports = import_modules(args.imports)
     if args.impls is None:
         impls = tuple(i for i in DEFAULT_IMPLS if torch_available or i not in TORCH_IMPLS)
         if not torch_available:
@@ -230,9 +305,20 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
             )
     if args.peak_size is not None and args.peak_size < 1:
         raise ValueError(f"--peak-size must be a positive integer; got {args.peak_size}")
+    cells = parse_names(args.cells, "--cells", available_cells())
+    for cell in cells:
+        if not any(implements(impl, cell) for impl in impls):
+            raise ValueError(
+                f"--cells includes {cell}, which none of the implementations {list(impls)} "
+                f"has: Flax and PyTorch implement only {list(LIBRARY_CELLS)}; add ours to "
+                "--impls"
+            )
+    note = _skipped_cells_note(impls, cells)
+    if note:
+        notes.append(note)
     return Options(
         workloads=parse_names(args.workloads, "--workloads", tuple(WORKLOADS)),
-        cells=parse_names(args.cells, "--cells", CELLS),
+        cells=cells,
         impls=impls,
         rounds=_count(args.rounds, "rounds", args.quick, 1),
         repeats=_count(args.repeats, "repeats", args.quick, 1),
@@ -240,6 +326,7 @@ def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Opt
         peak_size=args.peak_size,
         shared_process=args.shared_process,
         notes=tuple(notes),
+        imports=imports,
     )
 
 
@@ -300,7 +387,7 @@ def time_training(
 
     Args:
         impl: one of ``benchmark_impls.IMPLS``.
-        cell: one of ``benchmark_impls.CELLS``.
+        cell: a cell that ``impl`` has (``benchmark_impls.implements``).
         workload: the shape ``(B, T, I, H)``.
         warmup: untimed steps after the first.
         repeats: timed steps, each waited for.
@@ -336,8 +423,8 @@ def time_training_together(
     ``repeats`` steps of each, in :func:`round_order`, after a pause of ``pause_s`` seconds.
 
     Args:
-        impls: names from ``benchmark_impls.IMPLS``.
-        cell: one of ``benchmark_impls.CELLS``.
+        impls: names from ``benchmark_impls.IMPLS`` that have ``cell``.
+        cell: a registered cell name.
         workload: the shape ``(B, T, I, H)``.
         rounds: blocks per implementation.
         warmup: untimed steps of each after its first.
@@ -406,12 +493,14 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         spec: ``{"kind": "train", "impl", "cell", "workload": {batch, time, features,
             hidden}, "warmup", "repeats"}``, ``{"kind": "together", "impls", "cell",
             "workload", "rounds", "warmup", "repeats"}`` or ``{"kind": "peak", "size",
-            "repeats"}``.
+            "repeats"}``; a training spec may name ``"imports"``, modules imported before the
+            model is built (a user's cells).
 
     Returns:
         :func:`time_training`'s or :func:`measure_peak`'s result, or ``{"results": [...]}``
         with :func:`time_training_together`'s.
     """
+    import_modules(spec.get("imports", ()))
     if spec["kind"] == "peak":
         return measure_peak(spec["size"], spec["repeats"])
     if spec["kind"] == "together":
@@ -471,8 +560,9 @@ def run_rounds(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Runs every worker of every round, interleaved.
 
-    With ``options.shared_process`` the peak workers run first, one per round, then one
-    ``"together"`` worker per workload and cell times every implementation over all rounds.
+    Each cell runs with the implementations that have it (:meth:`Options.impls_for`). With
+    ``options.shared_process`` the peak workers run first, one per round, then one
+    ``"together"`` worker per workload and cell times those implementations over all rounds.
 
     Args:
         options: what to run.
@@ -493,10 +583,11 @@ def run_rounds(
         for name in options.workloads:
             shape = dataclasses.asdict(WORKLOADS[name])
             for cell in options.cells:
-                for impl in round_order(options.impls, index):
+                for impl in round_order(options.impls_for(cell), index):
                     spec = {
                         "kind": "train", "impl": impl, "cell": cell, "workload": shape,
                         "warmup": options.warmup, "repeats": options.repeats,
+                        **_imports_spec(options),
                     }  # fmt: skip
                     result = run(spec)
                     runs.append(
@@ -508,6 +599,11 @@ def run_rounds(
                         f"ms/step, first step {result['compile_s']:.1f} s"
                     )
     return runs, peaks
+
+
+def _imports_spec(options: Options) -> dict[str, list[str]]:
+    """``{"imports": [...]}`` for a training spec, or nothing when there are none."""
+    return {"imports": list(options.imports)} if options.imports else {}
 
 
 def _round_prefix(options: Options, index: int) -> str:
@@ -539,9 +635,9 @@ def _run_shared(
         shape = dataclasses.asdict(WORKLOADS[name])
         for cell in options.cells:
             spec = {
-                "kind": "together", "impls": list(options.impls), "cell": cell,
+                "kind": "together", "impls": list(options.impls_for(cell)), "cell": cell,
                 "workload": shape, "rounds": options.rounds, "warmup": options.warmup,
-                "repeats": options.repeats,
+                "repeats": options.repeats, **_imports_spec(options),
             }  # fmt: skip
             for result in run(spec)["results"]:
                 runs.append({"workload": name, "workload_shape": shape, "cell": cell, **result})
@@ -556,10 +652,12 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
     """Combines the rounds: medians, throughput, FLOP rates and our speed-up.
 
     For each (workload, cell, implementation): the median over rounds of the workers' median
-    step times, steps per second (its inverse), the median first-step (compile) time, FLOPs per
-    step (``benchmark_impls.train_step_flops``), achieved GFLOP/s and its fraction of the
-    median peak. For ``ours``, ``speedup_vs_fastest_other`` is our steps/s over the highest
-    steps/s of the other implementations (``None`` when there is no other).
+    step times, steps per second (its inverse), the median first-step (compile) time, the cell's
+    gate count ``gates`` and whether it has a ``recurrent_matrix`` (see
+    ``benchmark_impls.forward_flops``), FLOPs per step (``benchmark_impls.train_step_flops``),
+    achieved GFLOP/s and its fraction of the median peak. For ``ours``,
+    ``speedup_vs_fastest_other`` is our steps/s over the highest steps/s of the other
+    implementations (``None`` when there is no other).
     ``page_faults_per_step`` is the median over the rounds that report it (``None`` if none).
     ``recurrent_kernel`` is what the first round's worker recorded (see :func:`time_training`).
 
@@ -599,6 +697,8 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
                 "steps_per_s": 1.0 / median_step,
                 "ms_per_step": median_step * 1e3,
                 "compile_s": statistics.median(run["compile_s"] for run in group),
+                "gates": benchmark_impls.gate_count(cell, shape),
+                "recurrent_matrix": benchmark_impls.has_recurrent_matrix(cell),
                 "flops_per_step": flops,
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
@@ -686,6 +786,27 @@ def _format_faults(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def impl_label(impl: str, cell: str) -> str:
+    """What ``impl`` runs for ``cell``, e.g. ``"PyTorch nn.LSTM"``, for the report's tables."""
+    if (impl, cell) in IMPL_LABELS:
+        return IMPL_LABELS[impl, cell]
+    return f"ours (gru_lstm_jax.RNN({cell!r}))"
+
+
+def _flops_formula(rows: Sequence[dict[str, Any]]) -> str:
+    """The FLOP count's formula with each cell's gate count ``G``, for the report's header."""
+    cells: dict[str, tuple[float, bool]] = {}
+    for row in rows:
+        cells.setdefault(row["cell"], (row["gates"], row["recurrent_matrix"]))
+    gates = [f"{count:g} ({cell.upper()})" for cell, (count, _) in cells.items()]
+    listed = gates[0] if len(gates) == 1 else f"{', '.join(gates[:-1])} or {gates[-1]}"
+    text = f"3 x 2·B·T·(I+H)·G·H, G = {listed}"
+    flat = [cell.upper() for cell, (_, recurrent) in cells.items() if not recurrent]
+    if flat:
+        text += f"; 3 x 2·B·T·I·G·H for {', '.join(flat)}, without a recurrent matrix"
+    return text
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as markdown: a header describing the run and one table per workload and cell.
 
@@ -727,7 +848,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{options['rounds']} interleaved rounds ({where}) of "
         f"the median of {options['repeats']} timed steps after {options['warmup']} warm-up "
         f"steps. Compile s: the first step (trace, compile and run; for PyTorch its first "
-        f"step). FLOPs per step: 3 x 2·B·T·(I+H)·G·H, G = 4 (LSTM) or 3 (GRU). Page faults: the "
+        f"step). FLOPs per step: {_flops_formula(summary['rows'])}. Page faults: the "
         f"worker's minor page faults per timed step. Speed-up: ours over the fastest other "
         f"implementation.",
     ]
@@ -746,7 +867,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in rows:
-            label = IMPL_LABELS[row["impl"], row["cell"]]
+            label = impl_label(row["impl"], row["cell"])
             if row.get("recurrent_kernel"):
                 label += f" [{row['recurrent_kernel']}]"
             lines.append(

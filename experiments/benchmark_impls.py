@@ -6,10 +6,11 @@ squared error against fixed random targets ``(B, 1)``, Adam (learning rate ``1e-
 otherwise). One training step is the forward pass over the whole sequence, the loss, the
 backward pass and the Adam update.
 
-- ``ours``: ``gru_lstm_jax.LSTM`` / ``gru_lstm_jax.GRU`` with default options, the train step
-  of :func:`gru_lstm_jax.training.make_steps` (jitted once, state donated). That step also
-  reports the mean absolute error and the gradient norm, as every training run of the package
-  does.
+- ``ours``: ``gru_lstm_jax.RNN(cell)`` with default options for any registered cell (for
+  ``"lstm"`` and ``"gru"`` the same layer as ``gru_lstm_jax.LSTM`` / ``gru_lstm_jax.GRU``), the
+  train step of :func:`gru_lstm_jax.training.make_steps` (jitted once, state donated). That step
+  also reports the mean absolute error and the gradient norm, as every training run of the
+  package does.
 - ``flax_linen``: ``flax.linen.RNN`` over ``OptimizedLSTMCell`` / ``GRUCell`` and ``Dense(1)``,
   optax Adam, ``jax.jit`` with the parameters and optimizer state donated.
 - ``flax_nnx``: ``flax.nnx.RNN`` over ``nnx.OptimizedLSTMCell`` / ``nnx.GRUCell`` and
@@ -25,6 +26,9 @@ backward pass and the Adam update.
 - ``torch_no_onednn``: the same with oneDNN turned off around every step
   (``torch.backends.mkldnn.enabled = False``, restored after it), so that PyTorch's LSTM runs
   step by step in ATen like its GRU. Not in the default set.
+
+Flax and PyTorch implement only the LSTM and the GRU (:data:`LIBRARY_CELLS`); ``ours`` runs any
+registered cell, a user's own included once the module that registers it is imported.
 
 The JAX implementations run on ``jax.devices()[0]``; nothing here chooses a device.
 """
@@ -45,10 +49,9 @@ import optax
 from flax import linen, nnx
 
 __all__ = [
-    "CELLS",
     "DEFAULT_IMPLS",
-    "GATES",
     "IMPLS",
+    "LIBRARY_CELLS",
     "TORCH_IMPLS",
     "TORCH_SEQUENCE_KERNELS",
     "WORKLOADS",
@@ -58,6 +61,9 @@ __all__ = [
     "build_trainer",
     "describe_jax_device",
     "forward_flops",
+    "gate_count",
+    "has_recurrent_matrix",
+    "implements",
     "make_data",
     "torch_available",
     "train_step_flops",
@@ -90,7 +96,8 @@ WORKLOADS = {
     "imdb": Workload(batch=32, time=200, features=128, hidden=64),
     "wide": Workload(batch=64, time=100, features=256, hidden=256),
 }
-CELLS = ("lstm", "gru")
+# The cells that Flax (linen and NNX) and PyTorch implement; ``ours`` runs any registered cell.
+LIBRARY_CELLS = ("lstm", "gru")
 # What the benchmark runs without --impls (PyTorch's only when it is importable).
 DEFAULT_IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
 IMPLS = (*DEFAULT_IMPLS, "torch_no_onednn")
@@ -101,27 +108,80 @@ TORCH_SEQUENCE_KERNELS = {
     "aten::mkldnn_rnn_layer": "oneDNN, whole sequence (aten::mkldnn_rnn_layer)",
     "aten::_cudnn_rnn": "cuDNN, whole sequence (aten::_cudnn_rnn)",
 }
-# Fused gate blocks per cell: i, f, g, o for the LSTM; r, z, n for the GRU.
-GATES = {"lstm": 4, "gru": 3}
+
+
+def implements(impl: str, cell: str) -> bool:
+    """Whether implementation ``impl`` has cell ``cell``: ``ours`` has every registered cell."""
+    return impl == "ours" or cell in LIBRARY_CELLS
+
+
+def _abstract_params(cell: str, workload: Workload) -> tuple[Any, Any]:
+    """The registered ``cell`` and its parameters' shapes for ``workload``, traced, not built."""
+    from gru_lstm_jax import get_cell
+
+    cell_fns = get_cell(cell)
+    init = functools.partial(
+        cell_fns.init, input_size=workload.features, hidden_size=workload.hidden
+    )
+    # An abstract key: jax.eval_shape traces without starting a JAX backend, which the
+    # benchmark's main process must not hold while its workers run.
+    return cell_fns, jax.eval_shape(init, jax.ShapeDtypeStruct((2,), jnp.uint32))
+
+
+def gate_count(cell: str, workload: Workload) -> float:
+    """The gate blocks ``G`` of a registered cell: the width of its input projection over ``H``.
+
+    Derived from the cell's own ``project`` (traced with :func:`jax.eval_shape`, nothing
+    computed): ``G·H`` is the last dimension of ``project(params, xs)``, summed over its leaves.
+    The LSTM has ``G = 4`` (i, f, g, o), the GRU ``G = 3`` (r, z, n), the tanh RNN ``G = 1``.
+    The projection's width, not the recurrent kernel's, counts the gates: a cell with a staged
+    product (Cho et al.'s GRU, ``(r*h) @ U_n``) returns only the ungated columns ``(H, 2H)`` as
+    its ``recurrent_kernel`` and multiplies the rest inside its ``update``.
+
+    Args:
+        cell: a registered cell name.
+        workload: the shape ``(B, T, I, H)``.
+
+    Returns:
+        ``G`` (an integer for every built-in cell).
+    """
+    cell_fns, params = _abstract_params(cell, workload)
+    inputs = jax.ShapeDtypeStruct((1, 1, workload.features), jnp.float32)
+    projected = jax.eval_shape(cell_fns.project, params, inputs)
+    width = sum(leaf.shape[-1] for leaf in jax.tree.leaves(projected))
+    gates = width / workload.hidden
+    return int(gates) if gates.is_integer() else gates
+
+
+def has_recurrent_matrix(cell: str) -> bool:
+    """Whether a registered cell multiplies ``h`` by a matrix (``recurrent_kernel`` is set).
+
+    A cell without one (IndRNN's elementwise ``u * h``) does no recurrent matmul.
+    """
+    from gru_lstm_jax import get_cell
+
+    return get_cell(cell).recurrent_kernel is not None
 
 
 def forward_flops(cell: str, workload: Workload) -> int:
     """Matrix-multiply FLOPs of one forward pass of the recurrent layer over the sequence.
 
     Each step multiplies the input ``(B, I)`` by the input kernel ``(I, G·H)`` and the state
-    ``(B, H)`` by the recurrent kernel ``(H, G·H)``, 2 FLOPs per multiply-add:
-    ``2·B·T·(I + H)·G·H`` with ``G = 4`` for the LSTM and ``G = 3`` for the GRU. Element-wise
-    gate arithmetic (a few percent here) and the ``(H, 1)`` head are not counted.
+    ``(B, H)`` by the recurrent weights ``(H, G·H)``, 2 FLOPs per multiply-add:
+    ``2·B·T·(I + H)·G·H`` with ``G`` from :func:`gate_count` (4 for the LSTM, 3 for the GRU).
+    A cell without a recurrent matrix (:func:`has_recurrent_matrix`) does ``2·B·T·I·G·H``.
+    Element-wise gate arithmetic (a few percent here) and the ``(H, 1)`` head are not counted.
 
     Args:
-        cell: ``"lstm"`` or ``"gru"``.
+        cell: a registered cell name.
         workload: the shape ``(B, T, I, H)``.
 
     Returns:
         The FLOP count.
     """
     w = workload
-    return 2 * w.batch * w.time * (w.features + w.hidden) * GATES[cell] * w.hidden
+    state = w.hidden if has_recurrent_matrix(cell) else 0
+    return round(2 * w.batch * w.time * (w.features + state) * gate_count(cell, w) * w.hidden)
 
 
 def train_step_flops(cell: str, workload: Workload) -> int:
@@ -135,7 +195,7 @@ def train_step_flops(cell: str, workload: Workload) -> int:
     workloads), so a fraction of peak computed from it is an upper bound.
 
     Args:
-        cell: ``"lstm"`` or ``"gru"``.
+        cell: a registered cell name.
         workload: the shape ``(B, T, I, H)``.
 
     Returns:
@@ -230,10 +290,10 @@ def _device_batch(workload: Workload, seed: int) -> tuple[jax.Array, jax.Array]:
 
 
 def build_ours(cell: str, workload: Workload, seed: int, learning_rate: float) -> JaxTrainer:
-    """Our layer (``gru_lstm_jax.LSTM`` / ``GRU``, default options) under the package's step.
+    """Our layer (``gru_lstm_jax.RNN(cell)``, default options) under the package's step.
 
     Args:
-        cell: ``"lstm"`` or ``"gru"``.
+        cell: a registered cell name (``"lstm"``: the layer ``gru_lstm_jax.LSTM`` is).
         workload: the shape ``(B, T, I, H)``.
         seed: seeds the parameters and the data.
         learning_rate: Adam's learning rate.
@@ -243,13 +303,12 @@ def build_ours(cell: str, workload: Workload, seed: int, learning_rate: float) -
     """
     # Imported here: the training package also loads checkpointing and plotting, an import
     # that the other implementations' worker processes need not pay for.
-    from gru_lstm_jax import GRU, LSTM
+    from gru_lstm_jax import RNN
     from gru_lstm_jax.training import get_objective, make_steps
 
-    layer = {"lstm": LSTM, "gru": GRU}[cell]
     rngs = nnx.Rngs(seed)
     model = nnx.Sequential(
-        layer(workload.features, workload.hidden, rngs=rngs),
+        RNN(cell, workload.features, workload.hidden, rngs=rngs),
         nnx.Linear(workload.hidden, 1, rngs=rngs),
     )
     steps = make_steps(
@@ -501,7 +560,7 @@ def build_trainer(
 
     Args:
         impl: one of :data:`IMPLS`.
-        cell: one of :data:`CELLS`.
+        cell: a registered cell name for ``ours``; one of :data:`LIBRARY_CELLS` for the others.
         workload: the shape ``(B, T, I, H)``.
         seed: seeds the parameters and the data (:func:`make_data`).
         learning_rate: Adam's learning rate.
@@ -511,12 +570,22 @@ def build_trainer(
         ``device``.
 
     Raises:
-        ValueError: for an unknown ``impl`` or ``cell``, or a PyTorch one without PyTorch.
+        ValueError: for an unknown ``impl`` or ``cell``, a cell that ``impl`` does not
+            implement, or a PyTorch one without PyTorch.
     """
+    from gru_lstm_jax import available_cells
+
     if impl not in BUILDERS:
         raise ValueError(f"impl must be one of {list(IMPLS)}; got {impl!r}")
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {list(CELLS)}; got {cell!r}")
+    if cell not in available_cells():
+        raise ValueError(
+            f"cell must be one of the registered cells {available_cells()}; got {cell!r}"
+        )
+    if not implements(impl, cell):
+        raise ValueError(
+            f"impl {impl!r} implements only the cells {list(LIBRARY_CELLS)}, not {cell!r}; "
+            "only 'ours' runs any registered cell"
+        )
     if impl in TORCH_IMPLS and not torch_available():
         raise ValueError(f'impl "{impl}" needs PyTorch: pip install -e ".[bench]"')
     return BUILDERS[impl](cell, workload, seed, learning_rate)
