@@ -11,7 +11,7 @@ from jax.experimental import rnn
 
 from gru_lstm_jax import LSTM, get_cell, run_scan
 from gru_lstm_jax.cells import LSTMState
-from gru_lstm_jax.cells.convert import lstm_params_from_cudnn, lstm_params_to_cudnn
+from gru_lstm_jax.cells.cudnn_layout import lstm_params_from_cudnn, lstm_params_to_cudnn
 from gru_lstm_jax.recurrence import cudnn_available, cudnn_lstm, cudnn_lstm_stack
 
 TOL = dict(rtol=1e-5, atol=1e-5)

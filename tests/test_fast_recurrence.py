@@ -23,7 +23,7 @@ from gru_lstm_jax.cells import (
     simple_rnn_initial_carry,
 )
 from gru_lstm_jax.recurrence import run_scan
-from gru_lstm_jax.recurrence.fused import _is_additive
+from gru_lstm_jax.recurrence.derive import is_additive
 
 CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
@@ -304,4 +304,4 @@ def test_additivity_is_derived_from_the_update():
         carry = cell.initial_carry((B,), H)
         xp_t = cell.project(params, jnp.ones((B, 1, F)))[:, 0]
         hp_t = cell.recurrent_product(params, carry.h)
-        assert _is_additive(cell.update, params, carry, xp_t, hp_t) is additive, name
+        assert is_additive(cell.update, params, carry, xp_t, hp_t) is additive, name

@@ -1,9 +1,9 @@
 """The cuDNN recurrence for the LSTM, through ``jax.experimental.rnn``.
 
 ``jax.experimental.rnn.lstm`` runs a whole (stacked, optionally bidirectional) LSTM as one
-cuDNN call on cuDNN's flat weight vector (:func:`~gru_lstm_jax.cells.convert.lstm_params_to_cudnn`
-converts ours), with our calling convention here (batch-major inputs, ``lengths``, ``LSTMState``
-carries). ``run_scan`` and every layer reach it with ``implementation="cudnn"`` (or
+cuDNN call on cuDNN's flat weight vector (which
+:func:`~gru_lstm_jax.cells.cudnn_layout.lstm_params_to_cudnn` converts ours to); this module
+runs it with our calling convention (batch-major inputs, ``lengths``, ``LSTMState`` carries). ``run_scan`` and every layer reach it with ``implementation="cudnn"`` (or
 ``"cudnn_reference"``) for the LSTM cell.
 
 Implementations:
@@ -43,7 +43,7 @@ import numpy as np
 from jax.experimental import rnn
 
 from gru_lstm_jax.cells import LSTMState
-from gru_lstm_jax.cells.convert import (
+from gru_lstm_jax.cells.cudnn_layout import (
     check_lstm_params,
     cudnn_layer_sizes,
     cudnn_nest,

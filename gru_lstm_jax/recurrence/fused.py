@@ -34,9 +34,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
-from jax.extend.core import Literal
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.recurrence.derive import (
+    is_additive,
+    keep_activations,
+    params_read,
+    row_blocks_of,
+    varies_per_step,
+)
 from gru_lstm_jax.recurrence.masks import ScanOutput, where_steps
 
 __all__ = ["fused_scan"]
@@ -107,104 +113,6 @@ def _all_zero(tangents: Any) -> bool:
     return all(map(_is_zero, jax.tree.leaves(tangents, is_leaf=_is_zero)))
 
 
-def _spec(tree: Any) -> Any:
-    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
-
-
-# What the linear map of a step keeps: the results of these primitives, the activations (the
-# rest is cheap arithmetic, recomputed).
-_ACTIVATIONS = frozenset(
-    {"logistic", "tanh", "exp", "exp2", "log", "log1p", "expm1", "sqrt", "rsqrt", "cbrt", "pow",
-     "erf", "erf_inv", "sin", "cos", "tan", "atan2", "div"}
-)  # fmt: skip
-
-
-def _keep_activations(primitive: Any, *args: Any, **params: Any) -> bool:
-    """A ``jax.checkpoint`` policy: keep the results of nonlinear elementwise functions."""
-    return primitive.name in _ACTIVATIONS
-
-
-def _varies(fn: Callable[..., list], params: Any, *per_step: Any) -> list[bool]:
-    """Per output of ``fn(params, *per_step)``: whether a value of ``per_step`` flows into it."""
-    jaxpr = jax.make_jaxpr(fn)(*_spec((params, *per_step))).jaxpr
-    varying = set(jaxpr.invars[len(jax.tree.leaves(params)) :])
-    for eqn in jaxpr.eqns:
-        if any(not isinstance(v, Literal) and v in varying for v in eqn.invars):
-            varying.update(eqn.outvars)
-    return [not isinstance(v, Literal) and v in varying for v in jaxpr.outvars]
-
-
-def _params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
-    """Per leaf of ``params``: whether ``update(params, *step)`` reads it at all."""
-    jaxpr = jax.make_jaxpr(update)(*_spec((params, *step))).jaxpr
-    read = {v for eqn in jaxpr.eqns for v in eqn.invars if not isinstance(v, Literal)}
-    read.update(v for v in jaxpr.outvars if not isinstance(v, Literal))
-    return [v in read for v in jaxpr.invars[: len(jax.tree.leaves(params))]]
-
-
-@functools.cache
-def _is_additive_at(update: Callable, leaves: tuple, treedef: Any) -> bool:
-    specs = jax.tree.unflatten(treedef, leaves)
-    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves) + 2))
-
-    def draw(tree: Any) -> Any:
-        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
-
-    def tangent(wrt_xp: bool, point: Any, direction: jax.Array) -> list[jax.Array]:
-        p, c, x, h = point
-
-        def moved(v: jax.Array) -> Any:
-            return update(p, c, v, h)[:2] if wrt_xp else update(p, c, x, v)[:2]
-
-        return jax.tree.leaves(jax.jvp(moved, (x if wrt_xp else h,), (direction,))[1])
-
-    for _ in range(2):
-        point, direction = draw(specs), draw(specs[3])
-        pairs = zip(tangent(True, point, direction), tangent(False, point, direction), strict=True)
-        if not all(bool(jnp.array_equal(a, b)) for a, b in pairs):
-            return False
-    return True
-
-
-def _is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:
-    """Whether ``update`` depends on ``xp_t`` and ``hp_t`` only through their sum.
-
-    Then its derivative in ``xp_t`` equals its derivative in ``hp_t``, and the recurrence
-    carries one tangent ``d(xp) + d(hp)`` per step instead of two (as for the LSTM and the tanh
-    RNN). It is decided by evaluating both derivatives at two random points in the same random
-    direction: they agree to the bit when the two inputs enter only as a sum, and almost never
-    otherwise.
-    """
-    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
-        return False
-    if jnp.shape(xp_t) != jnp.shape(hp_t) or jnp.result_type(xp_t) != jnp.result_type(hp_t):
-        return False
-    leaves, treedef = jax.tree.flatten(_spec((params, carry, xp_t, hp_t)))
-    with jax.ensure_compile_time_eval():
-        return _is_additive_at(update, tuple(leaves), treedef)
-
-
-def _row_blocks(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:
-    """Per leaf of ``xp_t``: in how many equal column blocks ``update`` first splits it (or 1).
-
-    The loop then reads each block of a step's row with its own slice (see :func:`_read_row`).
-    """
-    jaxpr = jax.make_jaxpr(update)(*_spec((params, carry, xp_t, hp_t))).jaxpr
-    first = len(jax.tree.leaves((params, carry)))
-    blocks = []
-    for var in jaxpr.invars[first : first + len(jax.tree.leaves(xp_t))]:
-        uses = [eqn for eqn in jaxpr.eqns if var in eqn.invars] + [var in jaxpr.outvars]
-        splits = {
-            len(eqn.params["sizes"])
-            for eqn in uses[:-1]
-            if eqn.primitive.name == "split"
-            and eqn.params["axis"] == var.aval.ndim - 1
-            and len(set(eqn.params["sizes"])) == 1
-        }
-        blocks.append(splits.pop() if len(splits) == 1 and len(uses) - 1 == 1 else 1)
-    return blocks
-
-
 def _read_row(xp: Any, t: jax.Array, blocks: list[int]) -> Any:
     """Row ``t`` of every leaf ``(T, B, K)`` of ``xp``, each read as its column blocks.
 
@@ -263,7 +171,7 @@ def _fused_recurrence(
 
     def row_blocks(params: Any, carry0: Any, xp: Any, U: Any) -> list[int]:
         xp_0 = jax.tree.map(lambda a: a[0], xp)
-        return _row_blocks(update, params, carry0, xp_0, product(carry0.h, U))
+        return row_blocks_of(update, params, carry0, xp_0, product(carry0.h, U))
 
     @jax.custom_jvp
     def recurrence(
@@ -284,7 +192,7 @@ def _fused_recurrence(
         # Under the policy the linear map keeps the results of the step's nonlinear functions
         # (its activations) and recomputes the cheap arithmetic around them.
         return jax.linearize(
-            jax.checkpoint(two_outputs, policy=_keep_activations), params, into, xp_t, hp_t
+            jax.checkpoint(two_outputs, policy=keep_activations), params, into, xp_t, hp_t
         )
 
     def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
@@ -298,7 +206,7 @@ def _fused_recurrence(
         def residuals(p: Any, into: Any, xp_t: Any, hp_t: Any) -> list:
             return jax.tree.leaves(linearized(p, into, xp_t, hp_t)[1])
 
-        varies = _varies(residuals, params, into_0, xp_0, hp_0)
+        varies = varies_per_step(residuals, params, into_0, xp_0, hp_0)
         # Residuals that depend on the parameters only are the same at every step: computed
         # once here instead of stored per step.
         fixed = jax.jit(residuals)(params, into_0, xp_0, hp_0)
@@ -371,13 +279,13 @@ def _fused_recurrence(
         if u_tangent:
             time = h_in.shape[0]
             per_step.append((h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1))
-        additive = _is_additive(update, params, carry0, xp_0, hp_0)
+        additive = is_additive(update, params, carry0, xp_0, hp_0)
         if additive and len(per_step) == 2:
             per_step = [per_step[0] + per_step[1]]
         d_params = jax.tree.map(
             lambda d, p, read: d if read and not _is_zero(d) else jnp.zeros_like(p),
             d_params, params, jax.tree.unflatten(
-                jax.tree.structure(params), _params_read(update, params, carry0, xp_0, hp_0)
+                jax.tree.structure(params), params_read(update, params, carry0, xp_0, hp_0)
             ),
             is_leaf=_is_zero,
         )  # fmt: skip

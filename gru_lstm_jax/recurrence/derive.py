@@ -1,0 +1,124 @@
+"""What the fused recurrence derives from a cell's ``update``, by tracing it.
+
+Nothing here is declared by a cell: which stored values vary from step to step, which
+parameters ``update`` reads, whether it reads ``xp_t`` and ``hp_t`` only as their sum, and in
+how many gate blocks it splits ``xp_t``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.extend.core import Literal
+
+__all__ = [
+    "is_additive",
+    "keep_activations",
+    "params_read",
+    "row_blocks_of",
+    "spec",
+    "varies_per_step",
+]
+
+
+def spec(tree: Any) -> Any:
+    """``tree`` with every array as a ``jax.ShapeDtypeStruct`` of its shape and dtype."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), tree)
+
+
+# What the linear map of a step keeps: the results of these primitives, the activations (the
+# rest is cheap arithmetic, recomputed).
+_ACTIVATIONS = frozenset(
+    {"logistic", "tanh", "exp", "exp2", "log", "log1p", "expm1", "sqrt", "rsqrt", "cbrt", "pow",
+     "erf", "erf_inv", "sin", "cos", "tan", "atan2", "div"}
+)  # fmt: skip
+
+
+def keep_activations(primitive: Any, *args: Any, **params: Any) -> bool:
+    """A ``jax.checkpoint`` policy: keep the results of nonlinear elementwise functions."""
+    return primitive.name in _ACTIVATIONS
+
+
+def varies_per_step(fn: Callable[..., list], params: Any, *per_step: Any) -> list[bool]:
+    """Per output of ``fn(params, *per_step)``: whether a value of ``per_step`` flows into it."""
+    jaxpr = jax.make_jaxpr(fn)(*spec((params, *per_step))).jaxpr
+    varying = set(jaxpr.invars[len(jax.tree.leaves(params)) :])
+    for eqn in jaxpr.eqns:
+        if any(not isinstance(v, Literal) and v in varying for v in eqn.invars):
+            varying.update(eqn.outvars)
+    return [not isinstance(v, Literal) and v in varying for v in jaxpr.outvars]
+
+
+def params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
+    """Per leaf of ``params``: whether ``update(params, *step)`` reads it at all."""
+    jaxpr = jax.make_jaxpr(update)(*spec((params, *step))).jaxpr
+    read = {v for eqn in jaxpr.eqns for v in eqn.invars if not isinstance(v, Literal)}
+    read.update(v for v in jaxpr.outvars if not isinstance(v, Literal))
+    return [v in read for v in jaxpr.invars[: len(jax.tree.leaves(params))]]
+
+
+@functools.cache
+def _is_additive_at(update: Callable, leaves: tuple, treedef: Any) -> bool:
+    specs = jax.tree.unflatten(treedef, leaves)
+    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves) + 2))
+
+    def draw(tree: Any) -> Any:
+        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+
+    def tangent(wrt_xp: bool, point: Any, direction: jax.Array) -> list[jax.Array]:
+        p, c, x, h = point
+
+        def moved(v: jax.Array) -> Any:
+            return update(p, c, v, h)[:2] if wrt_xp else update(p, c, x, v)[:2]
+
+        return jax.tree.leaves(jax.jvp(moved, (x if wrt_xp else h,), (direction,))[1])
+
+    for _ in range(2):
+        point, direction = draw(specs), draw(specs[3])
+        pairs = zip(tangent(True, point, direction), tangent(False, point, direction), strict=True)
+        if not all(bool(jnp.array_equal(a, b)) for a, b in pairs):
+            return False
+    return True
+
+
+def is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:
+    """Whether ``update`` depends on ``xp_t`` and ``hp_t`` only through their sum.
+
+    Then its derivative in ``xp_t`` equals its derivative in ``hp_t``, and the recurrence
+    carries one tangent ``d(xp) + d(hp)`` per step instead of two (as for the LSTM and the tanh
+    RNN). It is decided by evaluating both derivatives at two random points in the same random
+    direction: they agree to the bit when the two inputs enter only as a sum, and almost never
+    otherwise.
+    """
+    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
+        return False
+    if jnp.shape(xp_t) != jnp.shape(hp_t) or jnp.result_type(xp_t) != jnp.result_type(hp_t):
+        return False
+    leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
+    with jax.ensure_compile_time_eval():
+        return _is_additive_at(update, tuple(leaves), treedef)
+
+
+def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:
+    """Per leaf of ``xp_t``: in how many equal column blocks ``update`` first splits it (or 1).
+
+    The loop then reads each block of a step's row with its own slice (see :func:`_read_row`).
+    """
+    jaxpr = jax.make_jaxpr(update)(*spec((params, carry, xp_t, hp_t))).jaxpr
+    first = len(jax.tree.leaves((params, carry)))
+    blocks = []
+    for var in jaxpr.invars[first : first + len(jax.tree.leaves(xp_t))]:
+        uses = [eqn for eqn in jaxpr.eqns if var in eqn.invars] + [var in jaxpr.outvars]
+        splits = {
+            len(eqn.params["sizes"])
+            for eqn in uses[:-1]
+            if eqn.primitive.name == "split"
+            and eqn.params["axis"] == var.aval.ndim - 1
+            and len(set(eqn.params["sizes"])) == 1
+        }
+        blocks.append(splits.pop() if len(splits) == 1 and len(uses) - 1 == 1 else 1)
+    return blocks
