@@ -3,7 +3,8 @@
 ``jax.experimental.rnn.lstm`` runs a whole (stacked, optionally bidirectional) LSTM as one
 cuDNN call on cuDNN's flat weight vector (which
 :func:`~gru_lstm_jax.cells.cudnn_layout.lstm_params_to_cudnn` converts ours to); this module
-runs it with our calling convention (batch-major inputs, ``lengths``, ``LSTMState`` carries). ``run_scan`` and every layer reach it with ``implementation="cudnn"`` (or
+runs it with our calling convention (batch-major inputs, ``lengths``, ``LSTMState``
+carries). ``run_scan`` and every layer reach it with ``implementation="cudnn"`` (or
 ``"cudnn_reference"``) for the LSTM cell.
 
 Implementations:
