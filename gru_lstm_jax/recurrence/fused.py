@@ -86,8 +86,8 @@ def fused_scan(
     # independent in the projection, so all T * B rows go in as one sequence: one plain
     # matrix product, and one for its weight gradient.
     batch, time, features = xs.shape
-    rows = time_major(xs).reshape(1, time * batch, features)
-    xp = jax.tree.map(lambda a: a.reshape(time, batch, *a.shape[2:]), cell.project(params, rows))
+    rows = time_major(xs).reshape(time * batch, features)
+    xp = jax.tree.map(lambda a: a.reshape(time, batch, *a.shape[1:]), cell.project(params, rows))
     U = None if cell.recurrent_kernel is None else cell.recurrent_kernel(params)
     keep = None if recurrent_mask is None else jax.lax.stop_gradient(recurrent_mask)
     recurrence = _fused_recurrence(cell.update, reverse, unroll, return_carries)
