@@ -16,9 +16,11 @@ import jax.numpy as jnp
 from jax.extend.core import Literal
 
 __all__ = [
+    "exact_rounding_removed",
     "is_additive",
     "keep_activations",
     "params_read",
+    "passed_through",
     "row_blocks_of",
     "spec",
     "varies_per_step",
@@ -51,6 +53,13 @@ def varies_per_step(fn: Callable[..., list], params: Any, *per_step: Any) -> lis
         if any(not isinstance(v, Literal) and v in varying for v in eqn.invars):
             varying.update(eqn.outvars)
     return [not isinstance(v, Literal) and v in varying for v in jaxpr.outvars]
+
+
+def passed_through(fn: Callable[..., list], *args: Any) -> list[int | None]:
+    """Per output of ``fn(*args)``: the index of the leaf of ``args`` it is, or ``None``."""
+    jaxpr = jax.make_jaxpr(fn)(*spec(args)).jaxpr
+    position = {v: i for i, v in enumerate(jaxpr.invars)}
+    return [None if isinstance(v, Literal) else position.get(v) for v in jaxpr.outvars]
 
 
 def params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
@@ -122,3 +131,38 @@ def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: An
         }
         blocks.append(splits.pop() if len(splits) == 1 and len(uses) - 1 == 1 else 1)
     return blocks
+
+
+def _is_identity_rounding(eqn: Any) -> bool:
+    if eqn.primitive.name != "reduce_precision":
+        return False
+    finfo = jnp.finfo(eqn.invars[0].aval.dtype)
+    return (eqn.params["exponent_bits"], eqn.params["mantissa_bits"]) == (finfo.nexp, finfo.nmant)
+
+
+def exact_rounding_removed(fn: Callable) -> Callable:
+    """``fn`` without the roundings of a value to its own precision (identities).
+
+    ``jax.checkpoint`` rounds every value it keeps to its own dtype's precision, against
+    excess precision on accelerators; XLA (CPU) runs each such identity as a kernel of its own.
+    The result is ``fn`` evaluated from its jaxpr with those roundings left out.
+    """
+
+    def stripped(*args: Any) -> Any:
+        closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+        jaxpr, same, eqns = closed.jaxpr, {}, []
+
+        def renamed(atoms: list) -> list:
+            return [a if isinstance(a, Literal) else same.get(a, a) for a in atoms]
+
+        for eqn in jaxpr.eqns:
+            eqn = eqn.replace(invars=renamed(eqn.invars))
+            if _is_identity_rounding(eqn):
+                same[eqn.outvars[0]] = eqn.invars[0]
+            else:
+                eqns.append(eqn)
+        jaxpr = jaxpr.replace(eqns=eqns, outvars=renamed(jaxpr.outvars))
+        out = jax.core.eval_jaxpr(jaxpr, closed.consts, *jax.tree.leaves(args))
+        return jax.tree.unflatten(jax.tree.structure(shapes), out)
+
+    return stripped

@@ -37,9 +37,11 @@ from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.recurrence.derive import (
+    exact_rounding_removed,
     is_additive,
     keep_activations,
     params_read,
+    passed_through,
     row_blocks_of,
     varies_per_step,
 )
@@ -191,8 +193,9 @@ def _fused_recurrence(
     def linearized(params: Any, into: Any, xp_t: Any, hp_t: Any) -> tuple[Any, Any]:
         # Under the policy the linear map keeps the results of the step's nonlinear functions
         # (its activations) and recomputes the cheap arithmetic around them.
-        return jax.linearize(
-            jax.checkpoint(two_outputs, policy=keep_activations), params, into, xp_t, hp_t
+        step = jax.checkpoint(two_outputs, policy=keep_activations)
+        return exact_rounding_removed(functools.partial(jax.linearize, step))(
+            params, into, xp_t, hp_t
         )
 
     def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
@@ -214,10 +217,20 @@ def _fused_recurrence(
         u_tangent = U is not None and not _is_zero(dU)
 
         # The forward loop stores what the step's linear map needs (its residuals), as cuDNN's
-        # reserve space, and the carry's h entering every step for dU. The residuals of a step
-        # go, as far as they fit, into the step's row of the projection, which no later step
-        # reads: one buffer serves both, and only the rest needs a buffer of its own.
+        # reserve space, and the carry's h entering every step for dU (unless it is one of
+        # them). The residuals of a step go, as far as they fit, into the step's row of the
+        # projection, which no later step reads: one buffer serves both, and only the rest
+        # needs a buffer of its own.
         specs = [f for f, vary in zip(fixed, varies, strict=True) if vary]
+        h_leaf = len(jax.tree.leaves(params)) + next(
+            i for i, leaf in enumerate(jax.tree.leaves(into_0)) if leaf is into_0.h
+        )
+        sources = passed_through(residuals, params, into_0, xp_0, hp_0)
+        sources = [s for s, vary in zip(sources, varies, strict=True) if vary]
+        store_h = u_tangent and h_leaf not in sources
+        if store_h:
+            specs.append(into_0.h)
+        h_at = len(specs) - 1 if store_h else sources.index(h_leaf) if u_tangent else None
         width = sum(math.prod(spec.shape[1:]) for spec in specs)
         batch = carry0.h.shape[0]
         in_place = isinstance(xp, jax.Array) and all(
@@ -236,15 +249,16 @@ def _fused_recurrence(
             leaves, treedef = jax.tree.flatten(linear)
             structure.append(treedef)
             stored = [leaf for leaf, vary in zip(leaves, varies, strict=True) if vary]
+            stored += [into.h] if store_h else []
             if in_place and stored:
                 packed = jnp.concatenate([leaf.reshape(batch, -1) for leaf in stored], axis=-1)
                 row = packed[None, :, :inside]
                 buffer = jax.lax.dynamic_update_slice(buffer, row, (t, 0, 0))
                 stored = packed[:, inside:] if width > inside else None
             new, outputs = finish(valid_t, new, h, carry)
-            return (new, buffer), (outputs, stored, into.h if u_tangent else None)
+            return (new, buffer), (outputs, stored)
 
-        (final, buffer), ((outputs, carries), stored, h_in) = scan(
+        (final, buffer), ((outputs, carries), stored) = scan(
             body, (carry0, xp), (steps(xp), valid, resets)
         )
 
@@ -254,19 +268,23 @@ def _fused_recurrence(
             Each residual is read with its own slice: XLA (CPU) vectorises the arithmetic on
             it then, which it does not on the parts of one sliced row.
             """
-            if in_place and specs:
-                parts, offset = [], 0
-                for spec in specs:
-                    size = math.prod(spec.shape[1:])
-                    source, start = (
-                        (buffer, offset) if offset < inside else (stored, offset - inside)
-                    )
-                    part = jax.lax.dynamic_slice(source, (t, 0, start), (1, batch, size))[0]
-                    parts.append(part.reshape(spec.shape))
-                    offset += size
-                stored_t = parts
+            if in_place:
+                stored_t = [column(k, t)[0] for k in range(len(specs))]
             stored_t = iter(stored_t)
             return [next(stored_t) if v else f for v, f in zip(varies, fixed, strict=True)]
+
+        def column(k: int, t: jax.Array | None = None) -> jax.Array:
+            """Stored value ``k`` of step ``t`` as ``(1, *shape)``, or of every step."""
+            if not in_place:
+                return stored[k]
+            offset = sum(math.prod(spec.shape[1:]) for spec in specs[:k])
+            size = math.prod(specs[k].shape[1:])
+            source, start = (buffer, offset) if offset < inside else (stored, offset - inside)
+            if t is None:
+                part = jax.lax.slice_in_dim(source, start, start + size, axis=2)
+            else:
+                part = jax.lax.dynamic_slice(source, (t, 0, start), (1, batch, size))
+            return part.reshape(part.shape[0], *specs[k].shape)
 
         # The tangents of the projection and of U enter as large products over all T * B rows,
         # outside the loop; reverse mode turns them into one large product each for the weight
@@ -277,6 +295,7 @@ def _fused_recurrence(
         if not _all_zero(dxp):
             per_step.append(_instantiate(dxp, xp))
         if u_tangent:
+            h_in = column(h_at)
             time = h_in.shape[0]
             per_step.append((h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1))
         additive = is_additive(update, params, carry0, xp_0, hp_0)
