@@ -23,7 +23,7 @@ from gru_lstm_jax.cells import (
     simple_rnn_initial_carry,
 )
 from gru_lstm_jax.recurrence import run_scan
-from gru_lstm_jax.recurrence.derive import is_additive
+from gru_lstm_jax.recurrence.derive import added_to_hp, is_additive
 
 CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
@@ -291,13 +291,15 @@ def test_resets_split_a_sequence_into_independent_episodes(rng):
         run_scan(cell, params, xs, hidden_size=H, recurrent_mask=jnp.ones((B, H + 1)))
 
 
-def test_additivity_is_derived_from_the_update():
+def test_additivity_and_biases_of_hp_are_derived_from_the_update():
     # The LSTM and the tanh RNN read xp_t + hp_t; the GRU and the layer-normalised LSTM do not.
-    for name, additive in [
-        ("lstm", True),
-        ("rnn", True),
-        ("gru", False),
-        ("layer_norm_lstm", False),
+    # Only the (reset-after) GRU reads a parameter as a bias of hp_t: its recurrent_bias.
+    for name, additive, biases in [
+        ("lstm", True, set()),
+        ("rnn", True, set()),
+        ("gru", False, {"recurrent_bias"}),
+        ("gru_reset_before", False, set()),
+        ("layer_norm_lstm", False, set()),
     ]:
         cell = get_cell(name)
         params = cell.init(jax.random.key(0), F, H)
@@ -305,3 +307,23 @@ def test_additivity_is_derived_from_the_update():
         xp_t = cell.project(params, jnp.ones((B, 1, F)))[:, 0]
         hp_t = cell.recurrent_product(params, carry.h)
         assert is_additive(cell.update, params, carry, xp_t, hp_t) is additive, name
+        folded = added_to_hp(cell.update, params, carry, xp_t, hp_t)
+        names = [path[0].key for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        assert {n for n, f in zip(names, folded, strict=True) if f} == biases, name
+
+
+@pytest.mark.parametrize("name", ["gru", "gru_reset_before"])
+def test_gradient_of_each_parameter_alone_equals_reference(name, rng):
+    # One parameter differentiated at a time: the tangent of U, of the recurrent bias (added
+    # to d(hp)) and of the rest reach the fused recurrence alone as well as together.
+    cell, params, xs, carry = _setup(name, rng)
+    weights = _weights(cell, rng)
+    valid = {"mask": jnp.asarray(rng.random((B, T)) < 0.7)}
+    losses = [_loss_and_outputs(cell, impl, False, valid, weights)[0] for impl in ("fused", "scan")]
+    for key in params:
+
+        def alone(loss, leaf, key=key):
+            return jax.grad(lambda v: loss({**params, key: v}, xs, carry))(leaf)
+
+        fused, ref = (jax.jit(functools.partial(alone, loss))(params[key]) for loss in losses)
+        _assert_close(fused, ref)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax.extend.core import Literal
 
 __all__ = [
+    "added_to_hp",
     "exact_rounding_removed",
     "is_additive",
     "keep_activations",
@@ -71,27 +72,60 @@ def params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
 
 
 @functools.cache
-def _is_additive_at(update: Callable, leaves: tuple, treedef: Any) -> bool:
+def _sums_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple[bool, ...]]:
+    """``is_additive`` and ``added_to_hp`` at the shapes ``leaves`` (see those)."""
     specs = jax.tree.unflatten(treedef, leaves)
-    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves) + 2))
+    p_leaves, p_tree = jax.tree.flatten(specs[0])
+    keys = iter(jax.random.split(jax.random.key(0), 4 * len(leaves) + 4 * len(p_leaves)))
 
     def draw(tree: Any) -> Any:
         return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
 
-    def tangent(wrt_xp: bool, point: Any, direction: jax.Array) -> list[jax.Array]:
+    def tangent(moved: Callable, primal: jax.Array, direction: jax.Array) -> list[jax.Array]:
+        return jax.tree.leaves(jax.jvp(lambda v: moved(v)[:2], (primal,), (direction,))[1])
+
+    def agree(first: list[jax.Array], second: list[jax.Array]) -> bool:
+        return all(bool(jnp.array_equal(a, b)) for a, b in zip(first, second, strict=True))
+
+    def is_shaped_like(a: Any, b: Any) -> bool:
+        return a is not None and a.shape == b.shape and a.dtype == b.dtype
+
+    def hp_derivative(point: Any, direction: jax.Array) -> list[jax.Array]:
         p, c, x, h = point
+        return tangent(lambda v: update(p, c, x, v), h, jnp.broadcast_to(direction, h.shape))
+
+    def xp_agrees(point: Any) -> bool:
+        p, c, x, h = point
+        direction = draw(specs[3])
+        return agree(tangent(lambda v: update(p, c, v, h), x, direction),
+                     hp_derivative(point, direction))  # fmt: skip
+
+    def param_agrees(point: Any, i: int) -> bool:
+        p, c, x, h = point
+        p_flat = jax.tree.leaves(p)
 
         def moved(v: jax.Array) -> Any:
-            return update(p, c, v, h)[:2] if wrt_xp else update(p, c, x, v)[:2]
+            return update(jax.tree.unflatten(p_tree, [*p_flat[:i], v, *p_flat[i + 1 :]]), c, x, h)
 
-        return jax.tree.leaves(jax.jvp(moved, (x if wrt_xp else h,), (direction,))[1])
+        direction = draw(p_leaves[i])
+        return agree(tangent(moved, p_flat[i], direction), hp_derivative(point, direction))
 
-    for _ in range(2):
-        point, direction = draw(specs), draw(specs[3])
-        pairs = zip(tangent(True, point, direction), tangent(False, point, direction), strict=True)
-        if not all(bool(jnp.array_equal(a, b)) for a, b in pairs):
-            return False
-    return True
+    hp_row = None if specs[3] is None else jax.ShapeDtypeStruct(specs[3].shape[-1:], specs[3].dtype)
+    points = [draw(specs) for _ in range(2)]
+    additive = is_shaped_like(specs[3], specs[2]) and all(map(xp_agrees, points))
+    to_hp = tuple(
+        is_shaped_like(hp_row, leaf) and all(param_agrees(point, i) for point in points)
+        for i, leaf in enumerate(p_leaves)
+    )
+    return additive, to_hp
+
+
+def _sums(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple:
+    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
+        return False, (False,) * len(jax.tree.leaves(params))
+    leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
+    with jax.ensure_compile_time_eval():
+        return _sums_at(update, tuple(leaves), treedef)
 
 
 def is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:
@@ -103,13 +137,18 @@ def is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any)
     direction: they agree to the bit when the two inputs enter only as a sum, and almost never
     otherwise.
     """
-    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
-        return False
-    if jnp.shape(xp_t) != jnp.shape(hp_t) or jnp.result_type(xp_t) != jnp.result_type(hp_t):
-        return False
-    leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
-    with jax.ensure_compile_time_eval():
-        return _is_additive_at(update, tuple(leaves), treedef)
+    return _sums(update, params, carry, xp_t, hp_t)[0]
+
+
+def added_to_hp(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[bool]:
+    """Per leaf of ``params``: whether ``update`` reads it only as a bias added to ``hp_t``.
+
+    Such a leaf ``b`` (shape ``(K,)`` for ``hp_t`` of shape ``(B, K)``, e.g. the GRU's
+    ``recurrent_bias``) has the derivative of ``hp_t`` summed over the batch: the recurrence
+    adds its tangent to the one of ``hp_t``, so that reverse mode sums its gradient over all
+    steps at once after the loop. Decided by random probes, as :func:`is_additive`.
+    """
+    return list(_sums(update, params, carry, xp_t, hp_t)[1])
 
 
 def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:

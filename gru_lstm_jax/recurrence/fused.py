@@ -37,6 +37,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.recurrence.derive import (
+    added_to_hp,
     exact_rounding_removed,
     is_additive,
     keep_activations,
@@ -291,22 +292,41 @@ def _fused_recurrence(
         # gradients after the loop (dU = H_in^T @ d(hp)), as cuDNN computes them.
         # They are inputs of the loop, not read from a closed-over array, so that reverse mode
         # stacks their cotangents rather than accumulating them in the loop's carry.
+        # A parameter that ``update`` reads only as a bias of ``hp_t`` (derived) has its
+        # tangent added to the one of ``hp_t`` here, so that its gradient too is one sum
+        # after the loop rather than one per step.
+        unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
+        step = (params, carry0, xp_0, hp_0)
+        to_hp = unflatten(added_to_hp(update, *step))
+        d_bias = [
+            d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=_is_zero),
+                                 jax.tree.leaves(to_hp), strict=True)
+            if fold and not _is_zero(d)
+        ]  # fmt: skip
         per_step = []
         if not _all_zero(dxp):
             per_step.append(_instantiate(dxp, xp))
-        if u_tangent:
-            h_in = column(h_at)
-            time = h_in.shape[0]
-            per_step.append((h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1))
-        additive = is_additive(update, params, carry0, xp_0, hp_0)
+        hp_tangent = u_tangent or bool(d_bias)
+        if hp_tangent:
+            time = steps(xp).shape[0]
+            d_hp = sum(d_bias) if d_bias else None
+            if u_tangent:
+                h_in = column(h_at)
+                d_hp = (h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1) + (
+                    0 if d_hp is None else d_hp
+                )
+            per_step.append(jnp.broadcast_to(d_hp, (time, *hp_0.shape)))
+        additive = is_additive(update, *step)
         if additive and len(per_step) == 2:
             per_step = [per_step[0] + per_step[1]]
+        # The parameters that the linear map sees: those read, unless folded into d(hp).
+        seen = unflatten([
+            read and not fold
+            for read, fold in zip(params_read(update, *step), jax.tree.leaves(to_hp), strict=True)
+        ])  # fmt: skip
         d_params = jax.tree.map(
-            lambda d, p, read: d if read and not _is_zero(d) else jnp.zeros_like(p),
-            d_params, params, jax.tree.unflatten(
-                jax.tree.structure(params), params_read(update, params, carry0, xp_0, hp_0)
-            ),
-            is_leaf=_is_zero,
+            lambda d, p, keep: d if keep and not _is_zero(d) else jnp.zeros_like(p),
+            d_params, params, seen, is_leaf=_is_zero,
         )  # fmt: skip
         dcarry0 = _instantiate(dcarry0, carry0)
         zero_xp = jax.tree.map(lambda a: jnp.zeros(a.shape[1:], a.dtype), xp)
@@ -323,7 +343,7 @@ def _fused_recurrence(
             d_xp, d_hp = zero_xp, None
             if U_t is not None:
                 d_hp = jax.lax.dot_general(d_into.h, U_t, (((1,), (1,)), ((), ())))
-            if u_tangent and not additive:
+            if hp_tangent and not additive:
                 d_hp = d_hp + per_step_t.pop()
             if per_step_t:
                 d_xp = per_step_t[0]
