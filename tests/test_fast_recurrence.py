@@ -23,7 +23,7 @@ from gru_lstm_jax.cells import (
     simple_rnn_initial_carry,
 )
 from gru_lstm_jax.recurrence import run_scan
-from gru_lstm_jax.recurrence.derive import added_to_hp, is_additive
+from gru_lstm_jax.recurrence.derive import added_by_project, added_to_hp, is_additive
 
 CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
@@ -291,9 +291,10 @@ def test_resets_split_a_sequence_into_independent_episodes(rng):
         run_scan(cell, params, xs, hidden_size=H, recurrent_mask=jnp.ones((B, H + 1)))
 
 
-def test_additivity_and_biases_of_hp_are_derived_from_the_update():
+def test_additivity_and_biases_are_derived_from_the_cell():
     # The LSTM and the tanh RNN read xp_t + hp_t; the GRU and the layer-normalised LSTM do not.
     # Only the (reset-after) GRU reads a parameter as a bias of hp_t: its recurrent_bias.
+    # Every built-in projection adds "bias" (the layer-normalised LSTM's after its norm).
     for name, additive, biases in [
         ("lstm", True, set()),
         ("rnn", True, set()),
@@ -310,12 +311,18 @@ def test_additivity_and_biases_of_hp_are_derived_from_the_update():
         folded = added_to_hp(cell.update, params, carry, xp_t, hp_t)
         names = [path[0].key for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
         assert {n for n, f in zip(names, folded, strict=True) if f} == biases, name
+        folded = added_by_project(cell.project, params, jnp.ones((B * T, F)))
+        assert {n for n, f in zip(names, folded, strict=True) if f} == {"bias"}, name
+    # A bias under a nonlinearity is not folded.
+    tanh_project = lambda params, xs: jnp.tanh(get_cell("rnn").project(params, xs))  # noqa: E731
+    params = get_cell("rnn").init(jax.random.key(0), F, H)
+    assert not any(added_by_project(tanh_project, params, jnp.ones((B * T, F))))
 
 
-@pytest.mark.parametrize("name", ["gru", "gru_reset_before"])
+@pytest.mark.parametrize("name", ["gru", "gru_reset_before", "layer_norm_lstm"])
 def test_gradient_of_each_parameter_alone_equals_reference(name, rng):
-    # One parameter differentiated at a time: the tangent of U, of the recurrent bias (added
-    # to d(hp)) and of the rest reach the fused recurrence alone as well as together.
+    # One parameter differentiated at a time: the tangents of U, of the biases (added to d(xp)
+    # and d(hp)) and of the rest reach the fused recurrence alone as well as together.
     cell, params, xs, carry = _setup(name, rng)
     weights = _weights(cell, rng)
     valid = {"mask": jnp.asarray(rng.random((B, T)) < 0.7)}

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax.extend.core import Literal
 
 __all__ = [
+    "added_by_project",
     "added_to_hp",
     "exact_rounding_removed",
     "is_additive",
@@ -126,6 +127,44 @@ def _sums(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tu
     leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
     with jax.ensure_compile_time_eval():
         return _sums_at(update, tuple(leaves), treedef)
+
+
+@functools.cache
+def _added_by_project_at(project: Callable, leaves: tuple, treedef: Any) -> tuple[bool, ...]:
+    params, rows = jax.tree.unflatten(treedef, leaves)
+    p_leaves, p_tree = jax.tree.flatten(params)
+    out = jax.eval_shape(project, params, rows)
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        return (False,) * len(p_leaves)
+    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves)))
+
+    def draw(tree: Any) -> Any:
+        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+
+    def adds(i: int, flat: list[jax.Array], x: jax.Array) -> bool:
+        without = jax.tree.unflatten(p_tree, [*flat[:i], jnp.zeros_like(flat[i]), *flat[i + 1 :]])
+        with_it = project(jax.tree.unflatten(p_tree, flat), x)
+        return bool(jnp.array_equal(with_it, project(without, x) + flat[i]))
+
+    points = [(jax.tree.leaves(draw(params)), draw(rows)) for _ in range(2)]
+    return tuple(
+        leaf.shape == out.shape[-1:] and leaf.dtype == out.dtype
+        and all(adds(i, flat, x) for flat, x in points)
+        for i, leaf in enumerate(p_leaves)
+    )  # fmt: skip
+
+
+def added_by_project(project: Callable, params: Any, rows: Any) -> list[bool]:
+    """Per leaf of ``params``: whether ``project(params, rows)`` adds it as a bias ``(K,)``.
+
+    That is, ``project(params, rows) == project(params with it zero, rows) + it`` to the bit
+    at two random points (as for ``xs @ kernel + bias``). The fused recurrence then adds such
+    a bias in the time loop, where it costs nothing, instead of in a pass over all ``T * B``
+    rows of the projection.
+    """
+    leaves, treedef = jax.tree.flatten(spec((params, rows)))
+    with jax.ensure_compile_time_eval():
+        return list(_added_by_project_at(project, tuple(leaves), treedef))
 
 
 def is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:

@@ -11,7 +11,10 @@ built from ``jax.linearize`` of ``update``:
   only are computed once, outside the loop;
 - the tangent loop applies those linear maps, carrying only ``dh @ U`` from step to step;
   where ``update`` reads ``xp_t`` and ``hp_t`` only as their sum (derived, see
-  :func:`_is_additive`), one tangent per step stands for both;
+  :func:`~gru_lstm_jax.recurrence.derive.is_additive`), one tangent per step stands for both;
+- a bias that the projection adds is added in the loop as each row is read, and a bias that
+  ``update`` adds to ``hp_t`` has its tangent added to the one of ``hp_t`` (both derived, see
+  :mod:`~gru_lstm_jax.recurrence.derive`), so that their gradients are sums after the loop;
 - each step's row of the projection, and each stored value, is read with its own slice per
   gate block (the blocks derived from how ``update`` splits ``xp_t``), which lets XLA (CPU)
   vectorise the gate math;
@@ -37,6 +40,7 @@ from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.recurrence.derive import (
+    added_by_project,
     added_to_hp,
     exact_rounding_removed,
     is_additive,
@@ -90,12 +94,21 @@ def fused_scan(
     # matrix product, and one for its weight gradient.
     batch, time, features = xs.shape
     rows = time_major(xs).reshape(time * batch, features)
-    xp = jax.tree.map(lambda a: a.reshape(time, batch, *a.shape[1:]), cell.project(params, rows))
+    # A bias that the projection adds (derived) is added in the loop instead, as each step
+    # reads its row: one pass over the T * B rows fewer.
+    leaves, treedef = jax.tree.flatten(params)
+    biases = added_by_project(cell.project, params, rows)
+    folded = [leaf for leaf, bias in zip(leaves, biases, strict=True) if bias]
+    biases = jax.tree.unflatten(treedef, biases)
+    xp_bias = sum(folded[1:], folded[0]) if folded else None
+    unbiased = jax.tree.map(lambda a, bias: jnp.zeros_like(a) if bias else a, params, biases)
+    xp = cell.project(unbiased, rows)
+    xp = jax.tree.map(lambda a: a.reshape(time, batch, *a.shape[1:]), xp)
     U = None if cell.recurrent_kernel is None else cell.recurrent_kernel(params)
     keep = None if recurrent_mask is None else jax.lax.stop_gradient(recurrent_mask)
     recurrence = _fused_recurrence(cell.update, reverse, unroll, return_carries)
     outputs, final, carries = recurrence(
-        params, U, xp, initial_carry, time_major(valid), time_major(resets), keep
+        params, U, xp, xp_bias, initial_carry, time_major(valid), time_major(resets), keep
     )
     carries = None if carries is None else jax.tree.map(time_major, carries)
     return ScanOutput(time_major(outputs), final, carries)
@@ -116,18 +129,20 @@ def _all_zero(tangents: Any) -> bool:
     return all(map(_is_zero, jax.tree.leaves(tangents, is_leaf=_is_zero)))
 
 
-def _read_row(xp: Any, t: jax.Array, blocks: list[int]) -> Any:
+def _read_row(xp: Any, t: jax.Array, blocks: list[int], bias: jax.Array | None) -> Any:
     """Row ``t`` of every leaf ``(T, B, K)`` of ``xp``, each read as its column blocks.
 
     A leaf that ``update`` splits into ``n`` gates is read as ``n`` slices of width ``K / n``,
     joined; XLA folds the join and the split into one slice per gate. Slicing one ``(B, K)``
-    row instead keeps XLA (CPU) from vectorising the gate math around it.
+    row instead keeps XLA (CPU) from vectorising the gate math around it. ``bias`` ``(K,)``,
+    if not ``None``, is added to each block before the join (``xp`` is one array then).
     """
 
     def read(a: jax.Array, n: int) -> jax.Array:
         width, middle = a.shape[-1] // n, a.shape[1:-1]
         parts = [
             jax.lax.dynamic_slice(a, (t, *(0 for _ in middle), k * width), (1, *middle, width))[0]
+            + (0 if bias is None else bias[k * width : (k + 1) * width])
             for k in range(n)
         ]
         return parts[0] if n == 1 else jnp.concatenate(parts, axis=-1)
@@ -142,9 +157,10 @@ def _fused_recurrence(
 ) -> Any:
     """The fused recurrence of ``update`` as a ``custom_jvp`` function.
 
-    The function maps ``(params, U (H, K) or None, xp (T, B, ...), carry0 (B, ...), valid (T, B)
-    or None, resets (T, B) or None, keep (B, H) or None)`` to ``(outputs (T, B, H), final carry,
-    carries (T, B, ...) or None)``.
+    The function maps ``(params, U (H, K) or None, xp (T, B, ...), xp_bias (K,) or None (added
+    to every row of ``xp``), carry0 (B, ...), valid (T, B) or None, resets (T, B) or None,
+    keep (B, H) or None)`` to ``(outputs (T, B, H), final carry, carries (T, B, ...) or
+    None)``.
     """
 
     def two_outputs(params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple[Any, jax.Array]:
@@ -178,14 +194,23 @@ def _fused_recurrence(
 
     @jax.custom_jvp
     def recurrence(
-        params: Any, U: Any, xp: Any, carry0: Any, valid: Any, resets: Any, keep: Any
+        params: Any,
+        U: Any,
+        xp: Any,
+        xp_bias: Any,
+        carry0: Any,
+        valid: Any,
+        resets: Any,
+        keep: Any,
     ) -> tuple[jax.Array, Any, Any]:
         blocks = row_blocks(params, carry0, xp, U)
 
         def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
             t, valid_t, reset_t = inputs
             into = entering(carry, carry0, reset_t, keep)
-            new, h = two_outputs(params, into, _read_row(xp, t, blocks), product(into.h, U))
+            new, h = two_outputs(
+                params, into, _read_row(xp, t, blocks, xp_bias), product(into.h, U)
+            )
             return finish(valid_t, new, h, carry)
 
         final, (outputs, carries) = scan(body, carry0, (steps(xp), valid, resets))
@@ -200,9 +225,9 @@ def _fused_recurrence(
         )
 
     def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
-        params, U, xp, carry0, valid, resets, keep = primals
-        d_params, dU, dxp, dcarry0, *_ = tangents
-        xp_0 = jax.tree.map(lambda a: a[0], xp)
+        params, U, xp, xp_bias, carry0, valid, resets, keep = primals
+        d_params, dU, dxp, d_xp_bias, dcarry0, *_ = tangents
+        xp_0 = _read_row(xp, 0, [1] * len(jax.tree.leaves(xp)), xp_bias)
         into_0 = entering(carry0, carry0, None, keep)
         hp_0 = product(into_0.h, U)
         blocks = row_blocks(params, carry0, xp, U)
@@ -245,7 +270,7 @@ def _fused_recurrence(
             carry, buffer = state
             t, valid_t, reset_t = inputs
             into = entering(carry, carry0, reset_t, keep)
-            xp_t = _read_row(buffer, t, blocks)
+            xp_t = _read_row(buffer, t, blocks, xp_bias)
             (new, h), linear = linearized(params, into, xp_t, product(into.h, U))
             leaves, treedef = jax.tree.flatten(linear)
             structure.append(treedef)
@@ -304,8 +329,9 @@ def _fused_recurrence(
             if fold and not _is_zero(d)
         ]  # fmt: skip
         per_step = []
-        if not _all_zero(dxp):
-            per_step.append(_instantiate(dxp, xp))
+        if not _all_zero(dxp) or not _all_zero(d_xp_bias):
+            d_rows = _instantiate(dxp, xp)
+            per_step.append(d_rows if _all_zero(d_xp_bias) else d_rows + d_xp_bias)
         hp_tangent = u_tangent or bool(d_bias)
         if hp_tangent:
             time = steps(xp).shape[0]
