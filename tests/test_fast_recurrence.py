@@ -23,7 +23,13 @@ from gru_lstm_jax.cells import (
     simple_rnn_initial_carry,
 )
 from gru_lstm_jax.recurrence import run_scan
-from gru_lstm_jax.recurrence.derive import added_by_project, added_to_hp, is_additive
+from gru_lstm_jax.recurrence.derive import (
+    added_by_project,
+    added_to_hp,
+    depends_on,
+    is_additive,
+    reads_precede,
+)
 
 CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
@@ -184,7 +190,8 @@ def test_auto_uses_the_fused_recurrence_except_with_remat(rng):
 
 def _user_cells():
     """Cells a user writes from the protocol: the LSTM's own functions, non-default
-    activations, and an IndRNN (Li et al. 2018, no recurrent kernel)."""
+    activations, an IndRNN (Li et al. 2018, no recurrent kernel) and an RNN with a skip
+    connection from its input."""
 
     def indrnn_init(key, input_size, hidden_size):
         return {
@@ -202,7 +209,27 @@ def _user_cells():
         "indrnn", indrnn_init, simple_rnn_initial_carry,
         lambda p, xs: xs @ p["kernel"] + p["bias"], indrnn_update,
     )  # fmt: skip
+
+    def skip_init(key, input_size, hidden_size):
+        k1, k2 = jax.random.split(key)
+        return {
+            "kernel": jax.random.normal(k1, (input_size, 2 * hidden_size)) * 0.3,
+            "recurrent_kernel": jax.random.normal(k2, (hidden_size, hidden_size)) * 0.3,
+        }
+
+    def skip_update(params, carry, xp_t, hp_t):
+        # The second block of the row reaches h without an activation: no stored value
+        # is computed from it (see test_values_written_over_the_row_follow_every_read).
+        x_a, x_b = jnp.split(xp_t, 2, axis=-1)
+        h = jnp.tanh(x_a + hp_t) + x_b
+        return RNNState(h), h
+
+    skip = Cell(
+        "skip_rnn", skip_init, simple_rnn_initial_carry, lambda p, xs: xs @ p["kernel"],
+        skip_update, lambda p: p["recurrent_kernel"],
+    )  # fmt: skip
     return {
+        "skip_rnn": skip,
         "user_lstm": Cell(
             "my_lstm", lstm_init, lstm_initial_carry, lstm_project, lstm_update, recurrent_kernel
         ),
@@ -229,6 +256,22 @@ def test_user_cells_and_other_activations_run_fused(name, rng):
         _run_and_grad(fused_run, fused_loss)(params, xs, carry),
         _run_and_grad(ref_run, ref_loss)(params, xs, carry),
     )
+
+
+def test_values_written_over_the_row_follow_every_read():
+    # The fused loop writes a step's stored values over the step's row of the projection only
+    # where every read of the row flows into them (else XLA copies the buffer at every step);
+    # the skip_rnn of _user_cells is such a cell, and runs fused all the same.
+    def step(row, h):
+        a, b = jnp.split(row, 2, axis=-1)
+        return [jnp.tanh(a + h), jnp.tanh(a) + b, b * h]
+
+    args = (jnp.ones((B, 2 * H)), jnp.ones((B, H)))
+    assert reads_precede(step, args, [0], [0]) is False  # b is read for the other two
+    assert reads_precede(step, args, [0], [0, 1]) is False  # b is still read for the third
+    assert reads_precede(step, args, [0], [0, 1, 2]) is True
+    assert reads_precede(step, args, [1], [0, 2]) is True  # h's readers flow into 0 and 2
+    assert depends_on(step, args, [1]) == [True, False, True]
 
 
 def _loop_with_resets_and_dropout(cell, params, xs, carry0, valid, resets, keep):

@@ -18,11 +18,13 @@ from jax.extend.core import Literal
 __all__ = [
     "added_by_project",
     "added_to_hp",
+    "depends_on",
     "exact_rounding_removed",
     "is_additive",
     "keep_activations",
     "params_read",
     "passed_through",
+    "reads_precede",
     "row_blocks_of",
     "spec",
     "varies_per_step",
@@ -43,18 +45,66 @@ _ACTIVATIONS = frozenset(
 
 
 def keep_activations(primitive: Any, *args: Any, **params: Any) -> bool:
-    """A ``jax.checkpoint`` policy: keep the results of nonlinear elementwise functions."""
-    return primitive.name in _ACTIVATIONS
+    """A ``jax.checkpoint`` policy: keep activations and the parts that ``split`` cuts.
+
+    Activations are the results of nonlinear elementwise functions. Keeping the parts that
+    ``split`` cuts lets a step keep the gate block it needs (e.g. the GRU's ``U_n h + b_n``)
+    rather than the whole product it was cut from.
+    """
+    return primitive.name in _ACTIVATIONS or primitive.name == "split"
+
+
+def _vars(atoms: Any) -> list:
+    return [a for a in atoms if not isinstance(a, Literal)]
+
+
+def depends_on(fn: Callable[..., list], args: tuple, inputs: Any) -> list[bool]:
+    """Per output of ``fn(*args)``: whether a leaf of ``args`` numbered in ``inputs`` reaches it.
+
+    The leaves are numbered in the order of ``jax.tree.leaves(args)``.
+    """
+    jaxpr = jax.make_jaxpr(fn)(*spec(args)).jaxpr
+    reached = {jaxpr.invars[i] for i in inputs}
+    for eqn in jaxpr.eqns:
+        if any(v in reached for v in _vars(eqn.invars)):
+            reached.update(eqn.outvars)
+    return [not isinstance(v, Literal) and v in reached for v in jaxpr.outvars]
 
 
 def varies_per_step(fn: Callable[..., list], params: Any, *per_step: Any) -> list[bool]:
     """Per output of ``fn(params, *per_step)``: whether a value of ``per_step`` flows into it."""
-    jaxpr = jax.make_jaxpr(fn)(*spec((params, *per_step))).jaxpr
-    varying = set(jaxpr.invars[len(jax.tree.leaves(params)) :])
+    first = len(jax.tree.leaves(params))
+    return depends_on(fn, (params, *per_step), range(first, first + len(jax.tree.leaves(per_step))))
+
+
+def reads_precede(fn: Callable[..., list], args: tuple, inputs: Any, outputs: Any) -> bool:
+    """Whether every reader of the leaves ``inputs`` of ``fn(*args)`` flows into ``outputs``.
+
+    A reader is an operation that reads a leaf numbered in ``inputs``, or a part that ``split``
+    cuts from one; ``outputs`` numbers outputs of ``fn``.
+
+    The fused recurrence writes a step's stored values over the step's row of the projection,
+    which the step reads: XLA writes in place only where every read of the row comes first,
+    that is, where every read flows into what is written, and copies the whole buffer at every
+    step otherwise.
+    """
+    jaxpr = jax.make_jaxpr(fn)(*spec(args)).jaxpr
+    reads, readers = {jaxpr.invars[i] for i in inputs}, []
     for eqn in jaxpr.eqns:
-        if any(not isinstance(v, Literal) and v in varying for v in eqn.invars):
-            varying.update(eqn.outvars)
-    return [not isinstance(v, Literal) and v in varying for v in jaxpr.outvars]
+        if any(v in reads for v in _vars(eqn.invars)):
+            if eqn.primitive.name == "split":
+                reads.update(eqn.outvars)
+            else:
+                readers.append(eqn)
+    written = {jaxpr.outvars[k] for k in outputs} - {None}
+    before = set(_vars(written))
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in before for v in eqn.outvars):
+            before.update(_vars(eqn.invars))
+    returned = {v for k, v in enumerate(jaxpr.outvars) if k not in set(outputs)}
+    return all(any(v in before for v in eqn.outvars) for eqn in readers) and not any(
+        v in reads for v in _vars(returned)
+    )
 
 
 def passed_through(fn: Callable[..., list], *args: Any) -> list[int | None]:

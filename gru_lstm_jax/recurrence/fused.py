@@ -42,11 +42,13 @@ from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,
     added_to_hp,
+    depends_on,
     exact_rounding_removed,
     is_additive,
     keep_activations,
     params_read,
     passed_through,
+    reads_precede,
     row_blocks_of,
     varies_per_step,
 )
@@ -235,7 +237,13 @@ def _fused_recurrence(
         def residuals(p: Any, into: Any, xp_t: Any, hp_t: Any) -> list:
             return jax.tree.leaves(linearized(p, into, xp_t, hp_t)[1])
 
-        varies = varies_per_step(residuals, params, into_0, xp_0, hp_0)
+        def step_outputs(p: Any, into: Any, xp_t: Any, hp_t: Any) -> list:
+            outputs, linear = linearized(p, into, xp_t, hp_t)
+            return jax.tree.leaves((linear, outputs))
+
+        step = (params, into_0, xp_0, hp_0)
+        xp_leaves = range(len(jax.tree.leaves(step[:2])), len(jax.tree.leaves(step[:3])))
+        varies = varies_per_step(residuals, *step)
         # Residuals that depend on the parameters only are the same at every step: computed
         # once here instead of stored per step.
         fixed = jax.jit(residuals)(params, into_0, xp_0, hp_0)
@@ -247,12 +255,16 @@ def _fused_recurrence(
         # them). The residuals of a step go, as far as they fit, into the step's row of the
         # projection, which no later step reads: one buffer serves both, and only the rest
         # needs a buffer of its own.
-        specs = [f for f, vary in zip(fixed, varies, strict=True) if vary]
+        # Those that read the row come first, so that the values written over the row are
+        # computed from every read of it (see reads_precede).
+        reads_row = depends_on(residuals, step, xp_leaves)
+        order = sorted((i for i, vary in enumerate(varies) if vary), key=lambda i: not reads_row[i])
+        specs = [fixed[i] for i in order]
         h_leaf = len(jax.tree.leaves(params)) + next(
             i for i, leaf in enumerate(jax.tree.leaves(into_0)) if leaf is into_0.h
         )
-        sources = passed_through(residuals, params, into_0, xp_0, hp_0)
-        sources = [s for s, vary in zip(sources, varies, strict=True) if vary]
+        sources = passed_through(residuals, *step)
+        sources = [sources[i] for i in order]
         store_h = u_tangent and h_leaf not in sources
         if store_h:
             specs.append(into_0.h)
@@ -263,8 +275,11 @@ def _fused_recurrence(
             spec.ndim >= 1 and spec.shape[0] == batch and spec.dtype == xp.dtype for spec in specs
         )
         # Whole residuals only: the columns of the buffer up to the last one that fits.
-        bounds = itertools.accumulate(math.prod(spec.shape[1:]) for spec in specs)
+        bounds = list(itertools.accumulate(math.prod(spec.shape[1:]) for spec in specs))
         inside = max([0, *(b for b in bounds if in_place and b <= xp.shape[-1])])
+        written = [i for i, bound in zip(order, bounds, strict=False) if bound <= inside]
+        if inside and not reads_precede(step_outputs, step, xp_leaves, written):
+            in_place, inside = False, 0
 
         def body(state: Any, inputs: Any) -> tuple[Any, Any]:
             carry, buffer = state
@@ -274,8 +289,7 @@ def _fused_recurrence(
             (new, h), linear = linearized(params, into, xp_t, product(into.h, U))
             leaves, treedef = jax.tree.flatten(linear)
             structure.append(treedef)
-            stored = [leaf for leaf, vary in zip(leaves, varies, strict=True) if vary]
-            stored += [into.h] if store_h else []
+            stored = [leaves[i] for i in order] + ([into.h] if store_h else [])
             if in_place and stored:
                 packed = jnp.concatenate([leaf.reshape(batch, -1) for leaf in stored], axis=-1)
                 row = packed[None, :, :inside]
@@ -296,8 +310,10 @@ def _fused_recurrence(
             """
             if in_place:
                 stored_t = [column(k, t)[0] for k in range(len(specs))]
-            stored_t = iter(stored_t)
-            return [next(stored_t) if v else f for v, f in zip(varies, fixed, strict=True)]
+            values = list(fixed)
+            for i, value in zip(order, stored_t, strict=False):
+                values[i] = value
+            return values
 
         def column(k: int, t: jax.Array | None = None) -> jax.Array:
             """Stored value ``k`` of step ``t`` as ``(1, *shape)``, or of every step."""
@@ -321,7 +337,7 @@ def _fused_recurrence(
         # tangent added to the one of ``hp_t`` here, so that its gradient too is one sum
         # after the loop rather than one per step.
         unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
-        step = (params, carry0, xp_0, hp_0)
+        step = (params, carry0, xp_0, hp_0)  # the carry as it comes, before any dropout mask
         to_hp = unflatten(added_to_hp(update, *step))
         d_bias = [
             d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=_is_zero),
