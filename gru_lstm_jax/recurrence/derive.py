@@ -262,18 +262,20 @@ def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: An
 
 
 def _is_identity_rounding(eqn: Any) -> bool:
-    if eqn.primitive.name != "reduce_precision":
-        return False
-    finfo = jnp.finfo(eqn.invars[0].aval.dtype)
+    dtype = eqn.invars[0].aval.dtype
+    if eqn.primitive.name != "reduce_precision" or dtype.itemsize < 4:
+        return False  # 16-bit values may be computed in excess precision: rounding matters
+    finfo = jnp.finfo(dtype)
     return (eqn.params["exponent_bits"], eqn.params["mantissa_bits"]) == (finfo.nexp, finfo.nmant)
 
 
 def exact_rounding_removed(fn: Callable) -> Callable:
-    """``fn`` without the roundings of a value to its own precision (identities).
+    """``fn`` without the roundings of 32- and 64-bit values to their own precision.
 
     ``jax.checkpoint`` rounds every value it keeps to its own dtype's precision, against
-    excess precision on accelerators; XLA (CPU) runs each such identity as a kernel of its own.
-    The result is ``fn`` evaluated from its jaxpr with those roundings left out.
+    excess precision (16-bit values computed in 32 bits); XLA (CPU) runs each such rounding
+    as a kernel of its own, though for 32- and 64-bit values it is the identity. The result
+    is ``fn`` evaluated from its jaxpr with those identities left out.
     """
 
     def stripped(*args: Any) -> Any:

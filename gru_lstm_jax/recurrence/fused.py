@@ -246,7 +246,7 @@ def _fused_recurrence(
         varies = varies_per_step(residuals, *step)
         # Residuals that depend on the parameters only are the same at every step: computed
         # once here instead of stored per step.
-        fixed = jax.jit(residuals)(params, into_0, xp_0, hp_0)
+        fixed = jax.jit(residuals)(*step)
         structure = []
         u_tangent = U is not None and not _is_zero(dU)
 
@@ -337,7 +337,6 @@ def _fused_recurrence(
         # tangent added to the one of ``hp_t`` here, so that its gradient too is one sum
         # after the loop rather than one per step.
         unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
-        step = (params, carry0, xp_0, hp_0)  # the carry as it comes, before any dropout mask
         to_hp = unflatten(added_to_hp(update, *step))
         d_bias = [
             d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=_is_zero),
