@@ -265,6 +265,8 @@ def test_jit_with_lengths_compiles_once(rng):
         ({"mask": jnp.ones((B, T))}, "mask must be boolean"),
         ({"hidden_size": None}, "needs hidden_size or initial_carry"),
         ({"hidden_size": 0}, "hidden_size must be a positive int"),
+        ({"xs": np.zeros((B, T, F + 1))}, "'lstm': its parameters do not fit xs with 5 features"),
+        ({"hidden_size": H + 1}, r"do not fit .* a carry whose h has shape \(3, 6\)"),
         ({"initial_carry": (jnp.zeros((B, H)),)}, r"initial_carry must be LSTMState\(h=\(3, 5\)"),
         (
             {"initial_carry": "lstm_wrong"},
@@ -279,6 +281,31 @@ def test_bad_input_raises_clear_errors(kwargs, match, rng):
         kwargs["initial_carry"] = cell.initial_carry((B,), H + 1)
     with pytest.raises(ValueError, match=match):
         run_scan(cell, params, **kwargs)
+
+
+@pytest.mark.parametrize("implementation", ["fused", "scan"])
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_non_finite_padding_reaches_no_derivative(name, implementation, rng):
+    # Missing values padded with NaN (or inf) on masked steps only: values and gradients are
+    # those of zero padding, and finite.
+    cell, params, xs = _setup(name, rng)
+    valid = jnp.asarray(rng.random((B, T)) < 0.6).at[:, 0].set(True)
+    padding = jnp.full_like(xs, jnp.nan).at[0, -1].set(jnp.inf)
+    holes = jnp.where(valid[..., None], xs, padding)
+
+    def loss(params, xs):
+        outputs = run_scan(
+            cell, params, xs, hidden_size=H, mask=valid, implementation=implementation
+        ).outputs
+        return jnp.sum(jnp.sin(outputs)), outputs
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))
+    (d_params, d_xs), outputs = grad(params, holes)
+    (ref_params, ref_xs), ref_outputs = grad(params, jnp.where(valid[..., None], xs, 0.0))
+    for got, want in [(outputs, ref_outputs), (d_params, ref_params), (d_xs, ref_xs)]:
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            assert np.isfinite(np.asarray(a)).all()
+            np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_unbatched_bad_lengths_and_mask(rng):

@@ -73,6 +73,22 @@ def _check_flags(flags: Any, name: str, batch: int, time: int) -> jax.Array | No
     return flags
 
 
+def _check_fits(cell: Cell, params: Any, carry: Any, xs: jax.Array) -> None:
+    """Raises a ValueError naming the shapes if ``params`` cannot step ``xs`` and ``carry``."""
+    batch, _, features = xs.shape
+    try:
+        jax.eval_shape(
+            lambda p, c, x: cell.step(p, c, cell.project(p, x)[:, 0]),
+            params, carry, jax.ShapeDtypeStruct((batch, 1, features), xs.dtype),
+        )  # fmt: skip
+    except (TypeError, ValueError, KeyError, IndexError) as error:
+        raise ValueError(
+            f"cell {cell.name!r}: its parameters do not fit xs with {features} features "
+            f"(xs of shape (batch, time, features) = {tuple(xs.shape)}) and a carry whose h "
+            f"has shape {tuple(jnp.shape(carry.h))}: {type(error).__name__}: {error}"
+        ) from error
+
+
 def run_scan(
     cell: Cell,
     params: Any,
@@ -128,7 +144,8 @@ def run_scan(
         carries or None)``.
 
     Raises:
-        ValueError: for ``xs`` of the wrong rank, bad ``lengths``, ``mask``, ``resets`` or
+        ValueError: for ``xs`` of the wrong rank or with features the parameters do not fit
+            (or a ``hidden_size`` they do not fit), bad ``lengths``, ``mask``, ``resets`` or
             ``recurrent_mask`` (the message names the argument and its expected shape), a
             missing ``hidden_size``, an ``initial_carry`` whose structure or shapes differ from
             the cell's carry, a carry without an ``h`` field, an unknown ``implementation``, or
@@ -177,6 +194,12 @@ def run_scan(
                 f"recurrent_mask must have the shape of the carry's h, (batch, hidden) = "
                 f"{expected_shape}; got {tuple(recurrent_mask.shape)}"
             )
+
+    _check_fits(cell, params, initial_carry, xs)
+    if valid is not None:
+        # Masked steps never reach the outputs; zero inputs there keep a non-finite padding
+        # value (NaN for missing data, say) out of every derivative, where 0 * NaN is NaN.
+        xs = jnp.where(valid[..., None], xs, jnp.zeros_like(xs))
 
     if implementation in CUDNN_IMPLEMENTATIONS:
         options.update(initial_carry=initial_carry, resets=resets)
