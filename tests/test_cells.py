@@ -188,6 +188,11 @@ def test_registry_errors():
         register_cell("lstm", lstm_cell)
     with pytest.raises(ValueError, match="only be used with a registered cell name"):
         get_cell(get_cell("lstm"), activation=jnp.tanh)
+    # A string is not taken for True, nor for an activation's name.
+    with pytest.raises(ValueError, match="'gru': reset_after must be True or False; got 'false'"):
+        get_cell("gru", reset_after="false")
+    with pytest.raises(ValueError, match=r"'lstm': activation must be a function .* got 'tanh'"):
+        get_cell("lstm", activation="tanh")
 
 
 def test_register_a_new_cell():

@@ -235,6 +235,8 @@ def test_last_output(rng):
     np.testing.assert_array_equal(backward, np.stack([outputs[0, 0], outputs[1, 0], outputs[2, 1]]))
     empty = last_output(jnp.zeros((1, 3, 2)), jnp.zeros((1, 3), bool))
     np.testing.assert_array_equal(empty, np.zeros((1, 2)))
+    for mask in (None, jnp.zeros((3, 0), bool)):  # no time step at all
+        np.testing.assert_array_equal(last_output(jnp.zeros((3, 0, 2)), mask), np.zeros((3, 2)))
 
 
 def test_jit_with_lengths_compiles_once(rng):

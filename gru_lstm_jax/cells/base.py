@@ -170,8 +170,9 @@ def get_cell(cell: str | Cell, **options: Any) -> Cell:
         The cell.
 
     Raises:
-        ValueError: for an unknown name, options the factory does not take, or options given
-            together with a :class:`Cell`.
+        ValueError: for an unknown name, options the factory does not take, a non-bool value
+            for an option whose default is a bool, an activation that is not a function, or
+            options given together with a :class:`Cell`.
     """
     if isinstance(cell, Cell):
         if options:
@@ -185,8 +186,18 @@ def get_cell(cell: str | Cell, **options: Any) -> Cell:
             f"got {cell!r}"
         )
     factory = _REGISTRY[cell]
+    signature = inspect.signature(factory)
     try:
-        inspect.signature(factory).bind(**options)
+        signature.bind(**options)
     except TypeError as error:
         raise ValueError(f"invalid options {sorted(options)} for cell {cell!r}: {error}") from None
+    for key, value in options.items():
+        default = signature.parameters[key].default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"cell {cell!r}: {key} must be True or False; got {value!r}")
+        if key.endswith("activation") and not callable(value):
+            raise ValueError(
+                f"cell {cell!r}: {key} must be a function such as jax.nn.sigmoid or jnp.tanh; "
+                f"got {value!r}"
+            )
     return factory(**options)

@@ -164,7 +164,7 @@ def last_output(
 
     Forward, that is the output at the last valid time step; with ``reverse=True`` it is the
     output at the first valid time step (the last one the backward pass reaches). A sequence
-    with no valid step gives zeros.
+    with no valid step (or no step at all, ``T = 0``) gives zeros.
 
     Args:
         outputs: ``(B, T, H)`` from :func:`run_scan`.
@@ -174,9 +174,11 @@ def last_output(
     Returns:
         ``(B, H)``.
     """
+    time = outputs.shape[1]
+    if time == 0:
+        return jnp.zeros((outputs.shape[0], *outputs.shape[2:]), outputs.dtype)
     if mask is None:
         return outputs[:, 0] if reverse else outputs[:, -1]
-    time = outputs.shape[1]
     # argmax finds the first True; on the flipped mask, the last one.
     first = jnp.argmax(mask, axis=1)
     last = time - 1 - jnp.argmax(mask[:, ::-1], axis=1)
