@@ -52,7 +52,7 @@ from gru_lstm_jax.recurrence.derive import (
     row_blocks_of,
     varies_per_step,
 )
-from gru_lstm_jax.recurrence.masks import ScanOutput, where_steps
+from gru_lstm_jax.recurrence.masks import ScanOutput, entering, held, time_major
 
 __all__ = ["fused_scan"]
 
@@ -86,10 +86,6 @@ def fused_scan(
     Returns:
         A :class:`~gru_lstm_jax.recurrence.ScanOutput`, batch-major.
     """
-
-    def time_major(a: Any) -> Any:
-        return None if a is None else jnp.swapaxes(a, 0, 1)
-
     # Time-major inside, so that every step reads and writes contiguous rows; the input is
     # transposed before the projection because it is narrower than the projection. Steps are
     # independent in the projection, so all T * B rows go in as one sequence: one plain
@@ -112,8 +108,7 @@ def fused_scan(
     outputs, final, carries = recurrence(
         params, U, xp, xp_bias, initial_carry, time_major(valid), time_major(resets), keep
     )
-    carries = None if carries is None else jax.tree.map(time_major, carries)
-    return ScanOutput(time_major(outputs), final, carries)
+    return ScanOutput(time_major(outputs), final, time_major(carries))
 
 
 def _is_zero(tangent: Any) -> bool:
@@ -169,19 +164,12 @@ def _fused_recurrence(
         new, h, *_ = update(params, carry, xp_t, hp_t)
         return new, h
 
-    def entering(carry: Any, carry0: Any, reset_t: Any, keep: Any) -> Any:
-        """The carry that enters the step: reset where asked, ``h`` times the dropout mask."""
-        carry = carry if reset_t is None else where_steps(reset_t, carry0, carry)
-        return carry if keep is None else carry._replace(h=carry.h * keep)
-
     def product(h: jax.Array, U: Any) -> Any:
         return None if U is None else h @ U
 
     def finish(valid_t: Any, new: Any, h: jax.Array, carry: Any) -> tuple[Any, jax.Array, Any]:
-        """Holds the carry and zeroes the output on masked steps; the scan's outputs."""
-        if valid_t is not None:
-            new = where_steps(valid_t, new, carry)
-            h = jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
+        """The step's carry (held on masked steps) and the scan's outputs."""
+        new, h = held(valid_t, new, h, carry)
         return new, (h, new if return_carries else None)
 
     def scan(body: Callable, init: Any, inputs: Any) -> Any:

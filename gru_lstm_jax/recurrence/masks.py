@@ -16,8 +16,11 @@ __all__ = [
     "ScanOutput",
     "add_batch_axis",
     "check_carry",
+    "entering",
+    "held",
     "last_output",
     "sequence_mask",
+    "time_major",
     "where_steps",
 ]
 
@@ -97,6 +100,28 @@ def where_steps(valid: jax.Array, new: Any, old: Any) -> Any:
         return jnp.where(valid.reshape(valid.shape + (1,) * (n.ndim - 1)), n, o)
 
     return jax.tree.map(pick, new, old)
+
+
+def entering(carry: Any, carry0: Any, reset_t: jax.Array | None, keep: Any) -> Any:
+    """The carry that enters a step: reset where asked, its ``h`` times the dropout mask.
+
+    ``carry0`` replaces ``carry`` on rows where ``reset_t`` ``(B,)`` is True; ``h`` is
+    multiplied by ``keep`` ``(B, H)`` (recurrent dropout) unless ``keep`` is ``None``.
+    """
+    carry = carry if reset_t is None else where_steps(reset_t, carry0, carry)
+    return carry if keep is None else carry._replace(h=carry.h * keep)
+
+
+def held(valid_t: jax.Array | None, new: Any, h: jax.Array, carry: Any) -> tuple[Any, jax.Array]:
+    """A step's ``(carry, h_t)``, held and zero on rows where ``valid_t`` ``(B,)`` is False."""
+    if valid_t is None:
+        return new, h
+    return where_steps(valid_t, new, carry), jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
+
+
+def time_major(a: Any) -> Any:
+    """``a`` with the first two axes of every leaf swapped (``(B, T, ...)`` and back)."""
+    return None if a is None else jax.tree.map(lambda leaf: jnp.swapaxes(leaf, 0, 1), a)
 
 
 def _describe(tree: Any) -> str:

@@ -43,8 +43,10 @@ from gru_lstm_jax.recurrence.masks import (
     ScanOutput,
     add_batch_axis,
     check_carry,
+    entering,
+    held,
     sequence_mask,
-    where_steps,
+    time_major,
 )
 
 __all__ = ["IMPLEMENTATIONS", "check_implementation", "run_scan"]
@@ -241,29 +243,20 @@ def _plain_scan(
         scan_xs = jnp.swapaxes(xs, 0, 1)
     else:
         step = cell.step
-        scan_xs = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), cell.project(params, xs))
+        scan_xs = time_major(cell.project(params, xs))
     keep = None if recurrent_mask is None else jax.lax.stop_gradient(recurrent_mask)
 
     def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
         x_t, valid_t, reset_t = inputs
-        into = carry if reset_t is None else where_steps(reset_t, initial_carry, carry)
-        if keep is not None:
-            into = into._replace(h=into.h * keep)
-        new_carry, h = step(params, into, x_t)
-        if valid_t is not None:
-            new_carry = where_steps(valid_t, new_carry, carry)
-            h = jnp.where(valid_t[:, None], h, jnp.zeros_like(h))
+        into = entering(carry, initial_carry, reset_t, keep)
+        new_carry, h = held(valid_t, *step(params, into, x_t), carry)
         return new_carry, (h, new_carry if return_carries else None)
-
-    def time_major(a: Any) -> Any:
-        return None if a is None else jnp.swapaxes(a, 0, 1)
 
     final_carry, (outputs, carries) = jax.lax.scan(
         body, initial_carry, (scan_xs, time_major(valid), time_major(resets)),
         reverse=reverse, unroll=unroll,
     )  # fmt: skip
-    carries = None if carries is None else jax.tree.map(time_major, carries)
-    return ScanOutput(time_major(outputs), final_carry, carries)
+    return ScanOutput(time_major(outputs), final_carry, time_major(carries))
 
 
 def _project_and_step(cell: Cell) -> Any:
