@@ -82,6 +82,7 @@ from benchmark_impls import (
     DEFAULT_IMPLS,
     IMPLS,
     LIBRARY_CELLS,
+    OURS_IMPLS,
     TORCH_IMPLS,
     WORKLOADS,
     Workload,
@@ -103,6 +104,9 @@ RECORDED_ENVIRONMENT = (
 IMPL_LABELS = {
     ("ours", "lstm"): "ours (gru_lstm_jax.LSTM)",
     ("ours", "gru"): "ours (gru_lstm_jax.GRU)",
+    ("ours_scan", "lstm"): "ours (gru_lstm_jax.LSTM), implementation='scan'",
+    ("ours_scan", "gru"): "ours (gru_lstm_jax.GRU), implementation='scan'",
+    ("ours_cudnn", "lstm"): "ours (gru_lstm_jax.LSTM), implementation='cudnn'",
     ("flax_linen", "lstm"): "Flax linen nn.RNN(OptimizedLSTMCell)",
     ("flax_linen", "gru"): "Flax linen nn.RNN(GRUCell)",
     ("flax_nnx", "lstm"): "Flax NNX nnx.RNN(OptimizedLSTMCell)",
@@ -258,15 +262,11 @@ def import_modules(names: Sequence[str]) -> tuple[str, ...]:
 
 def _skipped_cells_note(impls: Sequence[str], cells: Sequence[str]) -> str | None:
     """The note for cells that some of ``impls`` do not implement, or ``None``."""
-    missing = [impl for impl in impls if not all(implements(impl, cell) for cell in cells)]
-    others = [cell for cell in cells if cell not in LIBRARY_CELLS]
-    if not missing:
-        return None
-    verb = "implements" if len(missing) == 1 else "implement"
-    return (
-        f"{', '.join(missing)} {verb} only {' and '.join(LIBRARY_CELLS)}, so "
-        f"{', '.join(others)} ran without {'it' if len(missing) == 1 else 'them'}"
-    )
+    skipped = {impl: [cell for cell in cells if not implements(impl, cell)] for impl in impls}
+    notes = [
+        f"{impl} ran without {', '.join(missing)}" for impl, missing in skipped.items() if missing
+    ]
+    return "; ".join(notes) + " (cells it does not implement)" if notes else None
 
 
 def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Options:
@@ -714,7 +714,7 @@ def summarize(runs: Sequence[dict[str, Any]], peaks: Sequence[dict[str, Any]]) -
             other["steps_per_s"]
             for other in rows
             if (other["workload"], other["cell"]) == (row["workload"], row["cell"])
-            and other["impl"] != "ours"
+            and other["impl"] not in OURS_IMPLS
         ]
         if others:
             row["speedup_vs_fastest_other"] = row["steps_per_s"] / max(others)
@@ -790,7 +790,8 @@ def impl_label(impl: str, cell: str) -> str:
     """What ``impl`` runs for ``cell``, e.g. ``"PyTorch nn.LSTM"``, for the report's tables."""
     if (impl, cell) in IMPL_LABELS:
         return IMPL_LABELS[impl, cell]
-    return f"ours (gru_lstm_jax.RNN({cell!r}))"
+    suffix = ", implementation='scan'" if impl == "ours_scan" else ""
+    return f"ours (gru_lstm_jax.RNN({cell!r})){suffix}"
 
 
 def _flops_formula(rows: Sequence[dict[str, Any]]) -> str:

@@ -11,6 +11,9 @@ backward pass and the Adam update.
   train step of :func:`gru_lstm_jax.training.make_steps` (jitted once, state donated). That step
   also reports the mean absolute error and the gradient norm, as every training run of the
   package does.
+- ``ours_scan``, ``ours_cudnn``: the same layer with ``implementation="scan"`` (the plain
+  ``lax.scan`` of the cell's step) or ``"cudnn"`` (the LSTM only, on a GPU with cuDNN), to
+  compare our implementations with each other. Not in the default set.
 - ``flax_linen``: ``flax.linen.RNN`` over ``OptimizedLSTMCell`` / ``GRUCell`` and ``Dense(1)``,
   optax Adam, ``jax.jit`` with the parameters and optimizer state donated.
 - ``flax_nnx``: ``flax.nnx.RNN`` over ``nnx.OptimizedLSTMCell`` / ``nnx.GRUCell`` and
@@ -52,6 +55,7 @@ __all__ = [
     "DEFAULT_IMPLS",
     "IMPLS",
     "LIBRARY_CELLS",
+    "OURS_IMPLS",
     "TORCH_IMPLS",
     "TORCH_SEQUENCE_KERNELS",
     "WORKLOADS",
@@ -100,7 +104,9 @@ WORKLOADS = {
 LIBRARY_CELLS = ("lstm", "gru")
 # What the benchmark runs without --impls (PyTorch's only when it is importable).
 DEFAULT_IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
-IMPLS = (*DEFAULT_IMPLS, "torch_no_onednn")
+IMPLS = (*DEFAULT_IMPLS, "ours_scan", "ours_cudnn", "torch_no_onednn")
+# Our layer under each of its implementations; "ours" is the default one ("auto").
+OURS_IMPLS = ("ours", "ours_scan", "ours_cudnn")
 TORCH_IMPLS = ("torch", "torch_no_onednn")
 # Profiler event names of PyTorch's whole-sequence recurrent kernels; without one of them the
 # layer ran step by step in ATen.
@@ -111,8 +117,10 @@ TORCH_SEQUENCE_KERNELS = {
 
 
 def implements(impl: str, cell: str) -> bool:
-    """Whether implementation ``impl`` has cell ``cell``: ``ours`` has every registered cell."""
-    return impl == "ours" or cell in LIBRARY_CELLS
+    """Whether ``impl`` has ``cell``: ``ours``, ``ours_scan`` any; ``ours_cudnn`` the LSTM."""
+    if impl == "ours_cudnn":
+        return cell == "lstm"
+    return impl in OURS_IMPLS or cell in LIBRARY_CELLS
 
 
 def _abstract_params(cell: str, workload: Workload) -> tuple[Any, Any]:
@@ -289,7 +297,13 @@ def _device_batch(workload: Workload, seed: int) -> tuple[jax.Array, jax.Array]:
     return jax.device_put(inputs), jax.device_put(targets)
 
 
-def build_ours(cell: str, workload: Workload, seed: int, learning_rate: float) -> JaxTrainer:
+def build_ours(
+    cell: str,
+    workload: Workload,
+    seed: int,
+    learning_rate: float,
+    implementation: str = "auto",
+) -> JaxTrainer:
     """Our layer (``gru_lstm_jax.RNN(cell)``, default options) under the package's step.
 
     Args:
@@ -297,6 +311,7 @@ def build_ours(cell: str, workload: Workload, seed: int, learning_rate: float) -
         workload: the shape ``(B, T, I, H)``.
         seed: seeds the parameters and the data.
         learning_rate: Adam's learning rate.
+        implementation: the layer's ``implementation``.
 
     Returns:
         A :class:`JaxTrainer` whose state is a :class:`gru_lstm_jax.training.TrainState`.
@@ -308,7 +323,7 @@ def build_ours(cell: str, workload: Workload, seed: int, learning_rate: float) -
 
     rngs = nnx.Rngs(seed)
     model = nnx.Sequential(
-        RNN(cell, workload.features, workload.hidden, rngs=rngs),
+        RNN(cell, workload.features, workload.hidden, implementation=implementation, rngs=rngs),
         nnx.Linear(workload.hidden, 1, rngs=rngs),
     )
     steps = make_steps(
@@ -546,6 +561,8 @@ def build_torch(
 
 BUILDERS = {
     "ours": build_ours,
+    "ours_scan": functools.partial(build_ours, implementation="scan"),
+    "ours_cudnn": functools.partial(build_ours, implementation="cudnn"),
     "flax_linen": build_flax_linen,
     "flax_nnx": build_flax_nnx,
     "torch": build_torch,
@@ -584,8 +601,13 @@ def build_trainer(
     if not implements(impl, cell):
         raise ValueError(
             f"impl {impl!r} implements only the cells {list(LIBRARY_CELLS)}, not {cell!r}; "
-            "only 'ours' runs any registered cell"
+            "only 'ours' and 'ours_scan' run any registered cell"
         )
+    if impl == "ours_cudnn":
+        from gru_lstm_jax.recurrence import cudnn_available
+
+        if not cudnn_available():
+            raise ValueError(f"impl {impl!r} needs a GPU with cuDNN; JAX has {jax.devices()}")
     if impl in TORCH_IMPLS and not torch_available():
         raise ValueError(f'impl "{impl}" needs PyTorch: pip install -e ".[bench]"')
     return BUILDERS[impl](cell, workload, seed, learning_rate)

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gru_lstm_jax.recurrence import cudnn_available
+
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 if str(EXPERIMENTS) not in sys.path:
     sys.path.append(str(EXPERIMENTS))
@@ -85,16 +87,18 @@ def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("impl", ["ours", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"])
+@pytest.mark.parametrize(
+    "impl", ["ours", "ours_scan", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"]
+)
 def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
     if impl in benchmark_impls.TORCH_IMPLS:
         pytest.importorskip("torch")
     trainer = benchmark_impls.build_trainer(impl, cell, TINY, seed=1, learning_rate=1e-2)
-    if impl == "ours":
+    if impl in benchmark_impls.OURS_IMPLS:
         before = jax.tree.map(np.array, trainer.state.params)
     trainer.step()
     first = trainer.loss()
-    if impl == "ours":
+    if impl in benchmark_impls.OURS_IMPLS:
         after = jax.tree.map(np.array, trainer.state.params)
         unchanged = [
             jax.tree_util.keystr(path)
@@ -110,6 +114,15 @@ def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
     assert trainer.loss() < 0.9 * first, (first, trainer.loss())
     if impl not in benchmark_impls.TORCH_IMPLS:
         assert trainer.train_step._cache_size() == 1, "the train step was traced more than once"
+
+
+def test_our_implementations_and_the_cells_they_run():
+    assert benchmark_impls.implements("ours_scan", "gru_reset_before")
+    assert benchmark_impls.implements("ours_cudnn", "lstm")
+    assert not benchmark_impls.implements("ours_cudnn", "gru")
+    if not cudnn_available():
+        with pytest.raises(ValueError, match="impl 'ours_cudnn' needs a GPU with cuDNN"):
+            benchmark_impls.build_trainer("ours_cudnn", "lstm", TINY)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -417,7 +430,7 @@ def test_options_defaults_quick_and_torch_skipping():
     [
         (["--workloads", "sine,huge"], "--workloads must be a comma-separated list of ['sine', "),
         (["--cells", "lstm,nope"], "--cells must be a comma-separated list of ['gru', 'gru_re"),
-        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch', 'torch_no_"),
+        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch', 'ours_scan', "),
         (["--cells", ""], "--cells must be a comma-separated list"),
         (["--rounds", "0"], "--rounds must be an integer >= 1; got 0"),
         (["--warmup", "-1"], "--warmup must be an integer >= 0; got -1"),
