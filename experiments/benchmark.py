@@ -263,10 +263,8 @@ def import_modules(names: Sequence[str]) -> tuple[str, ...]:
 def _skipped_cells_note(impls: Sequence[str], cells: Sequence[str]) -> str | None:
     """The note for cells that some of ``impls`` do not implement, or ``None``."""
     skipped = {impl: [cell for cell in cells if not implements(impl, cell)] for impl in impls}
-    notes = [
-        f"{impl} ran without {', '.join(missing)}" for impl, missing in skipped.items() if missing
-    ]
-    return "; ".join(notes) + " (cells it does not implement)" if notes else None
+    notes = [f"{impl} has no {', '.join(cells)}" for impl, cells in skipped.items() if cells]
+    return "; ".join(notes) + ": those rows are left out" if notes else None
 
 
 def options_from_args(args: argparse.Namespace, *, torch_available: bool) -> Options:
