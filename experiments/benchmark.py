@@ -263,7 +263,7 @@ def import_modules(names: Sequence[str]) -> tuple[str, ...]:
 def _skipped_cells_note(impls: Sequence[str], cells: Sequence[str]) -> str | None:
     """The note for cells that some of ``impls`` do not implement, or ``None``."""
     skipped = {impl: [cell for cell in cells if not implements(impl, cell)] for impl in impls}
-    notes = [f"{impl} has no {', '.join(cells)}" for impl, cells in skipped.items() if cells]
+    notes = [f"{impl} has no {', '.join(absent)}" for impl, absent in skipped.items() if absent]
     return "; ".join(notes) + ": those rows are left out" if notes else None
 
 
