@@ -89,3 +89,19 @@ def np_layer_norm_lstm_step(p, h, c, x):
     i, f, o = np_sigmoid(z[:, :H]), np_sigmoid(z[:, H : 2 * H]), np_sigmoid(z[:, 3 * H :])
     c_new = f * c + i * np.tanh(z[:, 2 * H : 3 * H])
     return o * np.tanh(np_layer_norm(c_new, p["ln_c"][0], p["ln_c"][1])), c_new
+
+
+def np_min_gru_step(p, h, x):
+    """minGRU (Feng et al. 2024): z = σ(x W_z + b_z), h' = (1 - z) h + z (x W_h + b_h)."""
+    H = h.shape[-1]
+    a = x @ p["kernel"] + p["bias"]
+    z = np_sigmoid(a[:, :H])
+    return (1.0 - z) * h + z * a[:, H:]
+
+
+def np_min_lstm_step(p, h, x):
+    """minLSTM (Feng et al. 2024): h' = f/(f+i) h + i/(f+i) (x W_h + b_h), f, i sigmoids."""
+    H = h.shape[-1]
+    a = x @ p["kernel"] + p["bias"]
+    f, i = np_sigmoid(a[:, :H]), np_sigmoid(a[:, H : 2 * H])
+    return f / (f + i) * h + i / (f + i) * a[:, 2 * H :]

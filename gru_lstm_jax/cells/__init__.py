@@ -27,6 +27,7 @@ from gru_lstm_jax.cells.lstm import (
     lstm_project,
     lstm_update,
 )
+from gru_lstm_jax.cells.min_rnn import MinState, min_gru_cell, min_lstm_cell
 from gru_lstm_jax.cells.peephole_lstm import peephole_lstm_cell
 from gru_lstm_jax.cells.simple_rnn import (
     RNNState,
@@ -41,6 +42,7 @@ __all__ = [
     "Cell",
     "GRUState",
     "LSTMState",
+    "MinState",
     "RNNState",
     "available_cells",
     "cell_option_names",
@@ -58,6 +60,8 @@ __all__ = [
     "lstm_initial_carry",
     "lstm_project",
     "lstm_update",
+    "min_gru_cell",
+    "min_lstm_cell",
     "peephole_lstm_cell",
     "recurrent_kernel",
     "register_cell",

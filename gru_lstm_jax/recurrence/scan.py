@@ -15,6 +15,9 @@ The implementations (``implementation=``, the same values in every layer):
 - ``"scan"``: ``cell.project`` once and :meth:`~gru_lstm_jax.cells.Cell.step` in a
   ``lax.scan``, which JAX differentiates step by step (with ``remat=True``, each step
   projects its own input inside one ``jax.checkpoint``).
+- ``"associative"``: a cell linear in ``h`` (``h' = a ⊙ h + b`` with ``a, b`` from the input
+  only, as minGRU and minLSTM; derived from ``update``) in parallel over time, with
+  ``jax.lax.associative_scan`` (:mod:`gru_lstm_jax.recurrence.associative`).
 - ``"auto"`` (the default): ``"fused"``, or ``"scan"`` with ``remat=True`` (remat trades the
   fused path's stored values for recomputation).
 - ``"cudnn"``: the LSTM through cuDNN on a GPU (:mod:`gru_lstm_jax.recurrence.cudnn`);
@@ -27,12 +30,14 @@ All compute the same numbers; the tests hold them to each other.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells import Cell, lstm_cell
+from gru_lstm_jax.recurrence.associative import associative_scan, linear_in_h
 from gru_lstm_jax.recurrence.cudnn import (
     CUDNN_IMPLEMENTATIONS,
     cudnn_lstm,
@@ -52,7 +57,7 @@ from gru_lstm_jax.recurrence.masks import (
 __all__ = ["IMPLEMENTATIONS", "check_implementation", "run_scan"]
 
 # The values of ``implementation`` in run_scan and in every layer.
-IMPLEMENTATIONS = ("auto", "fused", "scan", *CUDNN_IMPLEMENTATIONS)
+IMPLEMENTATIONS = ("auto", "fused", "scan", "associative", *CUDNN_IMPLEMENTATIONS)
 
 
 def check_implementation(implementation: Any) -> None:
@@ -80,7 +85,7 @@ def _check_fits(cell: Cell, params: Any, carry: Any, xs: jax.Array) -> None:
     batch, _, features = xs.shape
     try:
         jax.eval_shape(
-            lambda p, c, x: cell.step(p, c, cell.project(p, x)[:, 0]),
+            lambda p, c, x: cell.step(p, c, jax.tree.map(lambda a: a[:, 0], cell.project(p, x))),
             params, carry, jax.ShapeDtypeStruct((batch, 1, features), xs.dtype),
         )  # fmt: skip
     except (TypeError, ValueError, KeyError, IndexError) as error:
@@ -203,6 +208,11 @@ def run_scan(
         # value (NaN for missing data, say) out of every derivative, where 0 * NaN is NaN.
         xs = jnp.where(valid[..., None], xs, jnp.zeros_like(xs))
 
+    if implementation == "associative":
+        return _associative(
+            cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll,
+            remat, return_carries,
+        )  # fmt: skip
     if implementation in CUDNN_IMPLEMENTATIONS:
         options.update(initial_carry=initial_carry, resets=resets)
         return _cudnn_scan(cell, params, xs, **options)
@@ -257,6 +267,31 @@ def _plain_scan(
         reverse=reverse, unroll=unroll,
     )  # fmt: skip
     return ScanOutput(time_major(outputs), final_carry, time_major(carries))
+
+
+def _associative(
+    cell: Cell, params: Any, xs: jax.Array, initial_carry: Any, valid: Any, resets: Any,
+    recurrent_mask: Any, reverse: bool, unroll: int | bool, remat: bool, return_carries: bool,
+) -> ScanOutput:  # fmt: skip
+    """:func:`run_scan` through :func:`~gru_lstm_jax.recurrence.associative.associative_scan`."""
+    one_step = jax.ShapeDtypeStruct((xs.shape[0], 1, xs.shape[2]), xs.dtype)
+    xp_t = jax.eval_shape(
+        lambda p, x: jax.tree.map(lambda a: a[:, 0], cell.project(p, x)), params, one_step
+    )
+    unsupported = {
+        f"cell {cell.name!r} (its update is not h' = a * h + b with a, b from the input only, "
+        "as in min_gru and min_lstm)": not linear_in_h(cell, params, initial_carry, xp_t),
+        "remat": bool(remat),
+        "unroll": isinstance(unroll, bool) or unroll != 1,
+    }
+    chosen = [name for name, used in unsupported.items() if used]
+    if chosen:
+        raise ValueError(f"implementation='associative' cannot run {', '.join(chosen)}")
+    run = associative_scan if xs.shape[1] else functools.partial(_plain_scan, unroll=1, remat=False)
+    return run(
+        cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse=reverse,
+        return_carries=return_carries,
+    )  # fmt: skip
 
 
 def _project_and_step(cell: Cell) -> Any:
