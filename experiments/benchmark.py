@@ -80,6 +80,7 @@ except ImportError:  # Windows
 import benchmark_impls
 from benchmark_impls import (
     DEFAULT_IMPLS,
+    DEFAULT_WORKLOADS,
     IMPLS,
     LIBRARY_CELLS,
     OURS_IMPLS,
@@ -107,6 +108,8 @@ IMPL_LABELS = {
     ("ours_scan", "lstm"): "ours (gru_lstm_jax.LSTM), implementation='scan'",
     ("ours_scan", "gru"): "ours (gru_lstm_jax.GRU), implementation='scan'",
     ("ours_cudnn", "lstm"): "ours (gru_lstm_jax.LSTM), implementation='cudnn'",
+    ("ours_associative", "min_gru"): "ours (gru_lstm_jax.RNN('min_gru')), associative",
+    ("ours_associative", "min_lstm"): "ours (gru_lstm_jax.RNN('min_lstm')), associative",
     ("flax_linen", "lstm"): "Flax linen nn.RNN(OptimizedLSTMCell)",
     ("flax_linen", "gru"): "Flax linen nn.RNN(GRUCell)",
     ("flax_nnx", "lstm"): "Flax NNX nnx.RNN(OptimizedLSTMCell)",
@@ -161,7 +164,9 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workdir", default="runs/benchmark", help="Folder for the outputs.")
     parser.add_argument(
-        "--workloads", default=",".join(WORKLOADS), help=f"Comma-separated, from {list(WORKLOADS)}."
+        "--workloads",
+        default=",".join(DEFAULT_WORKLOADS),
+        help=f"Comma-separated, from {list(WORKLOADS)}; default {list(DEFAULT_WORKLOADS)}.",
     )
     parser.add_argument(
         "--cells",

@@ -11,9 +11,10 @@ backward pass and the Adam update.
   train step of :func:`gru_lstm_jax.training.make_steps` (jitted once, state donated). That step
   also reports the mean absolute error and the gradient norm, as every training run of the
   package does.
-- ``ours_scan``, ``ours_cudnn``: the same layer with ``implementation="scan"`` (the plain
-  ``lax.scan`` of the cell's step) or ``"cudnn"`` (the LSTM only, on a GPU with cuDNN), to
-  compare our implementations with each other. Not in the default set.
+- ``ours_scan``, ``ours_associative``, ``ours_cudnn``: the same layer with
+  ``implementation="scan"`` (the plain ``lax.scan`` of the cell's step), ``"associative"``
+  (minGRU and minLSTM, in parallel over time) or ``"cudnn"`` (the LSTM only, on a GPU with
+  cuDNN), to compare our implementations with each other. Not in the default set.
 - ``flax_linen``: ``flax.linen.RNN`` over ``OptimizedLSTMCell`` / ``GRUCell`` and ``Dense(1)``,
   optax Adam, ``jax.jit`` with the parameters and optimizer state donated.
 - ``flax_nnx``: ``flax.nnx.RNN`` over ``nnx.OptimizedLSTMCell`` / ``nnx.GRUCell`` and
@@ -52,7 +53,9 @@ import optax
 from flax import linen, nnx
 
 __all__ = [
+    "ASSOCIATIVE_CELLS",
     "DEFAULT_IMPLS",
+    "DEFAULT_WORKLOADS",
     "IMPLS",
     "LIBRARY_CELLS",
     "OURS_IMPLS",
@@ -99,14 +102,22 @@ WORKLOADS = {
     "sine": Workload(batch=32, time=50, features=1, hidden=64),
     "imdb": Workload(batch=32, time=200, features=128, hidden=64),
     "wide": Workload(batch=64, time=100, features=256, hidden=256),
+    # Sequence length alone grows: where a parallel scan over time (minGRU) pays off.
+    "t100": Workload(batch=16, time=100, features=128, hidden=128),
+    "t1000": Workload(batch=16, time=1_000, features=128, hidden=128),
+    "t10000": Workload(batch=16, time=10_000, features=128, hidden=128),
 }
+# What the benchmark runs without --workloads.
+DEFAULT_WORKLOADS = ("sine", "imdb", "wide")
 # The cells that Flax (linen and NNX) and PyTorch implement; ``ours`` runs any registered cell.
 LIBRARY_CELLS = ("lstm", "gru")
 # What the benchmark runs without --impls (PyTorch's only when it is importable).
 DEFAULT_IMPLS = ("ours", "flax_linen", "flax_nnx", "torch")
-IMPLS = (*DEFAULT_IMPLS, "ours_scan", "ours_cudnn", "torch_no_onednn")
+IMPLS = (*DEFAULT_IMPLS, "ours_scan", "ours_associative", "ours_cudnn", "torch_no_onednn")
 # Our layer under each of its implementations; "ours" is the default one ("auto").
-OURS_IMPLS = ("ours", "ours_scan", "ours_cudnn")
+OURS_IMPLS = ("ours", "ours_scan", "ours_associative", "ours_cudnn")
+# The built-in cells linear in h, which implementation="associative" runs.
+ASSOCIATIVE_CELLS = ("min_gru", "min_lstm")
 TORCH_IMPLS = ("torch", "torch_no_onednn")
 # Profiler event names of PyTorch's whole-sequence recurrent kernels; without one of them the
 # layer ran step by step in ATen.
@@ -117,9 +128,16 @@ TORCH_SEQUENCE_KERNELS = {
 
 
 def implements(impl: str, cell: str) -> bool:
-    """Whether ``impl`` has ``cell``: ``ours``, ``ours_scan`` any; ``ours_cudnn`` the LSTM."""
+    """Whether ``impl`` has ``cell``.
+
+    ``ours`` and ``ours_scan`` have every registered cell, ``ours_cudnn`` the LSTM,
+    ``ours_associative`` the cells of :data:`ASSOCIATIVE_CELLS`, the others
+    :data:`LIBRARY_CELLS`.
+    """
     if impl == "ours_cudnn":
         return cell == "lstm"
+    if impl == "ours_associative":
+        return cell in ASSOCIATIVE_CELLS
     return impl in OURS_IMPLS or cell in LIBRARY_CELLS
 
 
@@ -562,6 +580,7 @@ def build_torch(
 BUILDERS = {
     "ours": build_ours,
     "ours_scan": functools.partial(build_ours, implementation="scan"),
+    "ours_associative": functools.partial(build_ours, implementation="associative"),
     "ours_cudnn": functools.partial(build_ours, implementation="cudnn"),
     "flax_linen": build_flax_linen,
     "flax_nnx": build_flax_nnx,

@@ -120,6 +120,14 @@ def test_our_implementations_and_the_cells_they_run():
     assert benchmark_impls.implements("ours_scan", "gru_reset_before")
     assert benchmark_impls.implements("ours_cudnn", "lstm")
     assert not benchmark_impls.implements("ours_cudnn", "gru")
+    assert benchmark_impls.implements("ours_associative", "min_lstm")
+    assert not benchmark_impls.implements("ours_associative", "gru")
+    trainer = benchmark_impls.build_trainer("ours_associative", "min_gru", TINY, learning_rate=0.01)
+    trainer.step()
+    first = trainer.loss()
+    for _ in range(9):
+        trainer.step()
+    assert trainer.loss() < 0.9 * first
     if not cudnn_available():
         with pytest.raises(ValueError, match="impl 'ours_cudnn' needs a GPU with cuDNN"):
             benchmark_impls.build_trainer("ours_cudnn", "lstm", TINY)
