@@ -69,6 +69,26 @@ def test_associative_equals_sequential_values_and_gradients(name, reverse, rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_associative_stays_accurate_over_long_sequences(rng):
+    # Products of a underflow to zero within a few hundred steps here; no division, no harm.
+    cell = get_cell("min_lstm")
+    params = cell.init(jax.random.key(0), F, H)
+    params = {**params, "bias": params["bias"].at[:H].set(-3.0)}  # forget fast
+    xs = jnp.asarray(rng.normal(size=(2, 3000, F)), jnp.float32)
+
+    def run(params, implementation):
+        outputs = run_scan(cell, params, xs, hidden_size=H, implementation=implementation)
+        return jnp.sum(outputs.outputs**2), outputs.outputs
+
+    grad = jax.jit(jax.grad(run, has_aux=True), static_argnums=1)
+    (d_assoc, out_assoc), (d_scan, out_scan) = grad(params, "associative"), grad(params, "scan")
+    np.testing.assert_allclose(out_assoc, out_scan, rtol=1e-5, atol=1e-5)
+    for key in params:
+        np.testing.assert_allclose(
+            d_assoc[key], d_scan[key], rtol=1e-4, atol=1e-4 * np.abs(d_scan[key]).max()
+        )
+
+
 def test_associative_unbatched_empty_and_in_a_layer(rng):
     cell, params, xs, _ = _setup("min_gru", rng)
     one = run_scan(cell, params, xs[0], hidden_size=H, implementation="associative").outputs

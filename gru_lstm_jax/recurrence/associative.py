@@ -10,6 +10,10 @@ Nothing is declared: ``b`` is ``update`` at ``h = 0`` and ``a`` its derivative i
 ones, both for all steps at once; that ``update`` is this form is checked at two random points
 (:func:`linear_in_h`). Masked steps hold the carry (``a = 1, b = 0``), a reset starts from the
 initial carry (``a = 0, b = a h_0 + b``) and recurrent dropout scales ``a``.
+
+Feng et al. run their parallel form in log space because the scan they use (Heinsen 2023)
+divides by the running product of ``a``, which underflows over long sequences; composing pairs
+as above never divides, so the plain form needs no logarithms.
 """
 
 from __future__ import annotations
