@@ -310,6 +310,16 @@ def test_non_finite_padding_reaches_no_derivative(name, implementation, rng):
             np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_numpy_integer_sizes_are_sizes(rng):
+    cell, params, xs = _setup("gru", rng)
+    outputs = run_scan(cell, params, xs, hidden_size=np.int64(H)).outputs
+    np.testing.assert_array_equal(outputs, run_scan(cell, params, xs, hidden_size=H).outputs)
+    chrono = get_cell("lstm", chrono_max_length=np.int32(20)).init(jax.random.key(0), F, H)
+    assert chrono["bias"].shape == (4 * H,)
+    with pytest.raises(ValueError, match="hidden_size must be a positive int; got True"):
+        run_scan(cell, params, xs, hidden_size=True)
+
+
 def test_unbatched_bad_lengths_and_mask(rng):
     cell, params, xs = _setup("rnn", rng)
     with pytest.raises(ValueError, match="lengths must be a scalar"):

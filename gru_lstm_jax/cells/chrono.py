@@ -10,6 +10,8 @@ is meant to learn from the first step of training, instead of forgetting it geom
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 
@@ -18,7 +20,11 @@ __all__ = ["check_chrono_max_length", "chrono_bias"]
 
 def check_chrono_max_length(max_length: object) -> None:
     """Raises ``ValueError`` unless ``max_length`` is an int ``>= 3`` (``U[1, T_max - 1]``)."""
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, numbers.Integral)
+        or max_length < 3
+    ):
         raise ValueError(f"chrono_max_length must be an int >= 3; got {max_length!r}")
 
 

@@ -8,6 +8,7 @@ forward 1, ...) ``W_ih`` ``(4H, in)`` and ``W_hh`` ``(4H, H)``, all of them firs
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -172,8 +173,9 @@ def lstm_params_from_cudnn(
         (hidden_size, "hidden_size"),
         (num_layers, "num_layers"),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
             raise ValueError(f"{name} must be a positive int; got {value!r}")
+    input_size, hidden_size, num_layers = int(input_size), int(hidden_size), int(num_layers)
     count = rnn.get_num_params_in_lstm(input_size, hidden_size, num_layers, bidirectional)
     weights = jnp.asarray(weights)
     if weights.shape != (count,):

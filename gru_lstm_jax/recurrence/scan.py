@@ -31,6 +31,7 @@ All compute the same numbers; the tests hold them to each other.
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Any
 
 import jax
@@ -177,10 +178,12 @@ def run_scan(
     valid = sequence_mask(lengths, mask, batch, time)
     resets = _check_flags(resets, "resets", batch, time)
 
-    if hidden_size is not None and (
-        isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size <= 0
-    ):
-        raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+    if hidden_size is not None:
+        if not isinstance(hidden_size, numbers.Integral) or isinstance(hidden_size, bool):
+            raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+        if hidden_size <= 0:
+            raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+        hidden_size = int(hidden_size)
     if initial_carry is None:
         if hidden_size is None:
             raise ValueError("run_scan needs hidden_size or initial_carry")
