@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.recurrence.derive import spec
+from gru_lstm_jax.recurrence.derive import random_draws, spec
 from gru_lstm_jax.recurrence.masks import ScanOutput
 
 __all__ = ["associative_scan", "linear_in_h"]
@@ -45,11 +45,7 @@ def _coefficients(update: Any, params: Any, carry: Any, xp: Any) -> tuple[jax.Ar
 @functools.cache
 def _linear_at(update: Any, leaves: tuple, treedef: Any) -> bool:
     params, carry, xp_t = jax.tree.unflatten(treedef, leaves)
-    keys = iter(jax.random.split(jax.random.key(0), 3 * len(leaves)))
-
-    def draw(tree: Any) -> Any:
-        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
-
+    draw = random_draws()
     for _ in range(2):
         p, c, x = draw((params, carry, xp_t))
         new, h = update(p, c, x, None)[:2]

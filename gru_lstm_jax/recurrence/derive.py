@@ -8,6 +8,7 @@ how many gate blocks it splits ``xp_t``.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "keep_activations",
     "params_read",
     "passed_through",
+    "random_draws",
     "reads_precede",
     "row_blocks_of",
     "spec",
@@ -42,6 +44,20 @@ _ACTIVATIONS = frozenset(
     {"logistic", "tanh", "exp", "exp2", "log", "log1p", "expm1", "sqrt", "rsqrt", "cbrt", "pow",
      "erf", "erf_inv", "sin", "cos", "tan", "atan2", "div"}
 )  # fmt: skip
+
+
+def random_draws(seed: int = 0) -> Callable[[Any], Any]:
+    """A function that maps a pytree of shapes to fresh standard-normal arrays of those shapes.
+
+    Every call draws new values (keys ``fold_in(key(seed), 0, 1, ...)``); the probes that
+    decide what the fused recurrence derives evaluate a cell's functions at such points.
+    """
+    keys = (jax.random.fold_in(jax.random.key(seed), i) for i in itertools.count())
+
+    def draw(tree: Any) -> Any:
+        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+
+    return draw
 
 
 def keep_activations(primitive: Any, *args: Any, **params: Any) -> bool:
@@ -127,10 +143,7 @@ def _sums_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple
     """``is_additive`` and ``added_to_hp`` at the shapes ``leaves`` (see those)."""
     specs = jax.tree.unflatten(treedef, leaves)
     p_leaves, p_tree = jax.tree.flatten(specs[0])
-    keys = iter(jax.random.split(jax.random.key(0), 4 * len(leaves) + 4 * len(p_leaves)))
-
-    def draw(tree: Any) -> Any:
-        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+    draw = random_draws()
 
     def tangent(moved: Callable, primal: jax.Array, direction: jax.Array) -> list[jax.Array]:
         return jax.tree.leaves(jax.jvp(lambda v: moved(v)[:2], (primal,), (direction,))[1])
@@ -186,10 +199,7 @@ def _added_by_project_at(project: Callable, leaves: tuple, treedef: Any) -> tupl
     out = jax.eval_shape(project, params, rows)
     if not isinstance(out, jax.ShapeDtypeStruct):
         return (False,) * len(p_leaves)
-    keys = iter(jax.random.split(jax.random.key(0), 2 * len(leaves)))
-
-    def draw(tree: Any) -> Any:
-        return jax.tree.map(lambda s: jax.random.normal(next(keys), s.shape, s.dtype), tree)
+    draw = random_draws()
 
     def adds(i: int, flat: list[jax.Array], x: jax.Array) -> bool:
         without = jax.tree.unflatten(p_tree, [*flat[:i], jnp.zeros_like(flat[i]), *flat[i + 1 :]])
