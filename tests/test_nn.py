@@ -340,3 +340,28 @@ def test_resets_make_episodes_independent_in_every_layer(implementation):
         layer(xs[0], resets=resets)
     with pytest.raises(ValueError, match="implementation must be one of"):
         RNN("lstm", F, H, implementation="reference", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda: GRU(F, H, reset_after="false", rngs=nnx.Rngs(0)), "reset_after"),
+        (lambda: RNN("gru", F, H, reset_after=0, rngs=nnx.Rngs(0)), "reset_after"),
+        (lambda: LSTM(F, H, go_backwards="false", rngs=nnx.Rngs(0)), "go_backwards"),
+        (lambda: LSTM(F, H, return_sequences="no", rngs=nnx.Rngs(0)), "return_sequences"),
+        (lambda: LSTM(F, H, return_state=1, rngs=nnx.Rngs(0)), "return_state"),
+        (lambda: LSTM(F, H, remat="yes", rngs=nnx.Rngs(0)), "remat"),
+        (lambda: StackedRNN("lstm", F, H, bidirectional="false", rngs=nnx.Rngs(0)),
+         "bidirectional"),
+    ],
+)  # fmt: skip
+def test_boolean_options_refuse_non_bools(build, name):
+    with pytest.raises(TypeError, match=rf"{name} must be a bool \(True or False\); got"):
+        build()
+
+
+def test_numpy_integer_sizes_are_accepted():
+    layer = StackedRNN("gru", np.int64(F), np.int64(H), num_layers=np.int32(2), rngs=nnx.Rngs(0))
+    assert layer(jnp.zeros((B, T, F))).shape == (B, H)
+    with pytest.raises(ValueError, match="hidden_size must be a positive int; got True"):
+        LSTM(F, True, rngs=nnx.Rngs(0))

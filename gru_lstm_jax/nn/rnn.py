@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,11 +21,23 @@ from gru_lstm_jax.recurrence import (
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
 
+# Options of the registered cells that are flags; a layer refuses a non-bool value for them.
+BOOLEAN_CELL_OPTIONS = frozenset({"reset_after"})
+
 
 def check_positive_int(value: Any, name: str) -> None:
-    """Raises ``ValueError`` unless ``value`` is a positive ``int`` (``bool`` excluded)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """Raises ``ValueError`` unless ``value`` is a positive integer (``bool`` excluded).
+
+    Python ints and numpy integers (``np.int64(4)``) are accepted.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive int; got {value!r}")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raises ``TypeError`` unless ``value`` is a ``bool`` (a string such as ``"false"`` is not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
 
 
 def check_rate(value: Any, name: str) -> None:
@@ -123,6 +136,15 @@ class RNN(nnx.Module):
         check_rate(dropout, "dropout")
         check_rate(recurrent_dropout, "recurrent_dropout")
         check_implementation(implementation)
+        for flag, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("remat", remat),
+        ):
+            check_bool(value, flag)
+        for option in BOOLEAN_CELL_OPTIONS & set(cell_options):
+            check_bool(cell_options[option], option)
         self.cell = get_cell(cell, **cell_options)
         self.in_features = in_features
         self.hidden_size = hidden_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from flax import nnx
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.nn.bidirectional import Bidirectional
-from gru_lstm_jax.nn.rnn import RNN, check_positive_int, check_rate
+from gru_lstm_jax.nn.rnn import RNN, check_bool, check_positive_int, check_rate
 
 __all__ = ["StackedRNN"]
 
@@ -71,7 +72,7 @@ class StackedRNN(nnx.Module):
             ValueError: for a non-positive size or count, or sizes that disagree with
                 ``num_layers``.
         """
-        if isinstance(hidden_size, int):
+        if isinstance(hidden_size, numbers.Integral):
             num_layers = 1 if num_layers is None else num_layers
             check_positive_int(num_layers, "num_layers")
             sizes = [hidden_size] * num_layers
@@ -85,6 +86,12 @@ class StackedRNN(nnx.Module):
         for index, size in enumerate(sizes):
             check_positive_int(size, f"hidden_size[{index}]")
         check_rate(layer_dropout, "layer_dropout")
+        for flag, value in (
+            ("bidirectional", bidirectional),
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+        ):
+            check_bool(value, flag)
         for name in ("go_backwards", "return_sequences", "return_state"):
             if name in layer_options:
                 raise ValueError(f"{name} is set by StackedRNN itself, not per layer")
