@@ -384,6 +384,25 @@ def test_train_seq2seq_rejects_bad_arguments(reverse_data):
     with pytest.raises(ValueError, match="missing"):
         train_seq2seq(model, {"source": reverse_data["val"]["source"]}, steps=1, batch_size=1,
                       learning_rate=1e-3, seed=0)  # fmt: skip
+    for learning_rate in (float("nan"), -1e-3, 0.0):
+        with pytest.raises(ValueError, match="learning_rate must be a finite positive number"):
+            train_seq2seq(model, reverse_data["val"], steps=1, batch_size=4,
+                          learning_rate=learning_rate, seed=0)  # fmt: skip
+    for clip_norm in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"clip_norm must be None, 0 \(no clipping\)"):
+            train_seq2seq(model, reverse_data["val"], steps=1, batch_size=4, learning_rate=1e-3,
+                          seed=0, clip_norm=clip_norm)  # fmt: skip
+
+
+@pytest.mark.parametrize("clip_norm", [0, None])
+def test_train_seq2seq_clip_norm_zero_or_none_means_no_clipping(clip_norm, reverse_data):
+    model = _small_model()
+    before = jax.tree.map(np.asarray, nnx.state(model, nnx.Param))
+    train_seq2seq(model, reverse_data["val"], steps=1, batch_size=4, learning_rate=1e-2,
+                  seed=0, clip_norm=clip_norm)  # fmt: skip
+    after = nnx.state(model, nnx.Param)
+    changes = jax.tree.map(lambda a, b: np.abs(np.asarray(b) - a).max(), before, after)
+    assert max(jax.tree.leaves(changes)) > 1e-4  # an update was applied, not zeroed
 
 
 def test_experiment_smoke_run_writes_its_files(tmp_path):

@@ -237,6 +237,17 @@ def _with(config, **changes):
             "training.bucket_width must be a non",
         ),
         (_with(sine.get_config("smoke"), training__bucket_width=8), "bucket_width needs a task"),
+        (
+            _with(xor.get_config("smoke"), optimizer__clip_norm=-1.0),
+            r"config\.optimizer\.clip_norm must be None, 0 \(no clipping\) or a finite positive",
+        ),
+        (_with(xor.get_config("smoke"), optimizer__clip_norm=float("nan")), "clip_norm must be"),
+        (
+            _with(xor.get_config("smoke"), optimizer__learning_rate=float("nan")),
+            r"config\.optimizer\.learning_rate must be a finite positive number; got nan",
+        ),
+        (_with(xor.get_config("smoke"), optimizer__learning_rate=0.0), "learning_rate must be"),
+        (_with(xor.get_config("smoke"), optimizer__learning_rate=-1e-3), "learning_rate must be"),
     ],
 )
 def test_bad_config_fails_before_any_file_is_written(config, match, tmp_path):
@@ -248,9 +259,9 @@ def test_bad_config_fails_before_any_file_is_written(config, match, tmp_path):
 def test_unwritable_workdir_and_changed_config(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
-    with pytest.raises(ValueError, match=r"cannot be written|is not a folder"):
+    with pytest.raises(ValueError, match=r"cannot be created: .*file\.txt' is a file, not a"):
         train_and_evaluate(xor.get_config("smoke"), blocker / "run")
-    with pytest.raises(ValueError, match="is not a folder"):
+    with pytest.raises(ValueError, match="is a file, not a folder"):
         train_and_evaluate(xor.get_config("smoke"), blocker)
     config = xor.get_config("smoke")
     config.training.num_epochs = 1

@@ -22,7 +22,9 @@ any registered cell works; its carry must be a NamedTuple with an ``h`` field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import numbers
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -304,6 +306,16 @@ def _check_split(split: Mapping[str, Any], name: str) -> dict[str, jax.Array]:
     return {field: jnp.asarray(split[field]) for field in _FIELDS}
 
 
+def _is_real(value: Any, in_range: Callable[[float], bool]) -> bool:
+    """Whether ``value`` is a finite real number (``bool`` excluded) satisfying ``in_range``."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and in_range(value)
+    )
+
+
 def train_seq2seq(
     model: Seq2SeqAttention,
     data: Mapping[str, Any],
@@ -312,7 +324,7 @@ def train_seq2seq(
     batch_size: int,
     learning_rate: float | optax.Schedule,
     seed: int,
-    clip_norm: float = 1.0,
+    clip_norm: float | None = 1.0,
 ) -> list[float]:
     """Trains ``model`` in place with teacher forcing, Adam and clipping by global norm.
 
@@ -330,22 +342,36 @@ def train_seq2seq(
         batch_size: examples per step; at most the split's size.
         learning_rate: Adam's learning rate, a float or an optax schedule of the step.
         seed: the seed of the batch order.
-        clip_norm: the maximum global norm of the gradient (Pascanu et al. 2013).
+        clip_norm: the maximum global norm of the gradient (Pascanu et al. 2013); ``None`` or
+            0 means no clipping, as in :func:`~gru_lstm_jax.training.make_optimizer`.
 
     Returns:
         The training loss of every step (masked cross-entropy per target token).
 
     Raises:
-        ValueError: for missing arrays or a bad ``steps`` / ``batch_size``.
+        ValueError: for missing arrays, a bad ``steps`` / ``batch_size``, a learning rate that
+            is not a finite positive number, or a negative or non-finite ``clip_norm``.
     """
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
+    if not callable(learning_rate) and not _is_real(learning_rate, lambda v: v > 0):
+        raise ValueError(
+            "learning_rate must be a finite positive number or an optax schedule; "
+            f"got {learning_rate!r}"
+        )
+    if clip_norm is not None and not _is_real(clip_norm, lambda v: v >= 0):
+        raise ValueError(
+            "clip_norm must be None, 0 (no clipping) or a finite positive number; "
+            f"got {clip_norm!r}"
+        )
     arrays = _check_split(data, "data")
     size = int(arrays["source"].shape[0])
     if batch_size > size:
         raise ValueError(f"batch_size must be at most the split's size {size}; got {batch_size}")
     batches_per_epoch = size // batch_size
-    optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
+    optimizer = optax.adam(learning_rate)
+    if clip_norm:
+        optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optimizer)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     order_key = jax.random.key(seed)
 

@@ -31,7 +31,11 @@ from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.training import plots, run_folder, task_outputs
 from gru_lstm_jax.training.objectives import Objective, get_objective
-from gru_lstm_jax.training.optimizers import make_optimizer
+from gru_lstm_jax.training.optimizers import (
+    check_clip_norm,
+    check_learning_rate,
+    make_optimizer,
+)
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
 from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modules
 
@@ -122,6 +126,8 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     check_positive_int(training.log_every_steps, "config.training.log_every_steps")
     bucket_width = training.get("bucket_width", 0)
     check_bucket_width(bucket_width, "config.training.bucket_width")
+    check_learning_rate(config.optimizer.learning_rate, "config.optimizer.learning_rate")
+    check_clip_norm(config.optimizer.clip_norm, "config.optimizer.clip_norm")
     if training.get("test_checkpoint", "best") not in run_folder.TESTED_CHECKPOINTS:
         raise ValueError(
             f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"
@@ -330,7 +336,7 @@ def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
         FileNotFoundError: if the folder has no finished run (no ``results.json``).
         ValueError: if a module of the config's ``imports`` cannot be imported.
     """
-    path = pathlib.Path(workdir)
+    path = pathlib.Path(workdir).expanduser().absolute()
     if not (path / "results.json").exists():
         raise FileNotFoundError(f"{str(path)!r} holds no finished run (no results.json)")
     config = ml_collections.ConfigDict(run_folder.read_json(path / "config.json"))

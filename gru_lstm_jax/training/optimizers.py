@@ -6,10 +6,27 @@ from typing import Any
 
 import optax
 
-__all__ = ["SCHEDULES", "make_optimizer"]
+from gru_lstm_jax.data.checks import check_real
+
+__all__ = ["SCHEDULES", "check_clip_norm", "check_learning_rate", "make_optimizer"]
 
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 OPTIMIZERS = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd}
+
+
+def check_learning_rate(value: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``value`` is a finite, positive real number."""
+    check_real(value, name, "a finite positive number", lambda v: v > 0)
+
+
+def check_clip_norm(value: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``value`` is ``None`` or a finite real number ``>= 0``.
+
+    ``None`` and 0 mean "no clipping"; a negative norm would flip the gradient's sign.
+    """
+    if value is not None:
+        expected = "None, 0 (no clipping) or a finite positive number"
+        check_real(value, name, expected, lambda v: v >= 0)
 
 
 def make_schedule(config: Any, total_steps: int) -> optax.Schedule:
@@ -46,6 +63,10 @@ def make_optimizer(config: Any, total_steps: int) -> optax.GradientTransformatio
 
     Returns:
         An optax gradient transformation.
+
+    Raises:
+        ValueError: for an unknown name or schedule, a learning rate that is not a finite
+            positive number, or a ``clip_norm`` that is negative or not finite.
     """
     if config.name not in OPTIMIZERS:
         raise ValueError(f"optimizer.name must be one of {sorted(OPTIMIZERS)}; got {config.name!r}")
@@ -53,8 +74,8 @@ def make_optimizer(config: Any, total_steps: int) -> optax.GradientTransformatio
         raise ValueError(
             f"optimizer.schedule must be one of {list(SCHEDULES)}; got {config.schedule!r}"
         )
-    if not config.learning_rate > 0:
-        raise ValueError(f"optimizer.learning_rate must be positive; got {config.learning_rate!r}")
+    check_learning_rate(config.learning_rate, "optimizer.learning_rate")
+    check_clip_norm(config.clip_norm, "optimizer.clip_norm")
     schedule = make_schedule(config, total_steps)
     if config.name == "adamw":
         optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)

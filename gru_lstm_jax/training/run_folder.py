@@ -37,16 +37,20 @@ def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
         ``workdir`` as an absolute path.
 
     Raises:
-        ValueError: if ``workdir`` is a file, or neither it nor its nearest existing parent is a
-            writable folder.
+        ValueError: if ``workdir`` or its nearest existing parent is a file (the message says
+            so), or that folder is not writable.
     """
     path = pathlib.Path(workdir).expanduser().absolute()
     existing = path
     while not existing.exists():
         existing = existing.parent
     if existing == path and not path.is_dir():
-        raise ValueError(f"workdir {str(path)!r} exists and is not a folder")
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"workdir {str(path)!r} is a file, not a folder")
+    if not existing.is_dir():
+        raise ValueError(
+            f"workdir {str(path)!r} cannot be created: {str(existing)!r} is a file, not a folder"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(
             f"workdir {str(path)!r} cannot be written ({str(existing)!r} is not writable)"
         )
@@ -125,7 +129,7 @@ def write_metrics(workdir: pathlib.Path, records: list[dict[str, Any]]) -> None:
 
 
 def checkpoint_managers(
-    workdir: pathlib.Path, keep_last: int
+    workdir: str | os.PathLike, keep_last: int
 ) -> tuple[ocp.CheckpointManager, ocp.CheckpointManager]:
     """The Orbax managers of ``checkpoints/last`` and ``checkpoints/best``.
 
@@ -133,12 +137,14 @@ def checkpoint_managers(
     lowest ``val_loss`` among those saved with metrics.
 
     Args:
-        workdir: the run folder.
+        workdir: the run folder; a relative path is resolved against the current directory
+            (Orbax needs absolute paths).
         keep_last: how many of the most recent epochs ``last`` keeps.
 
     Returns:
         ``(last, best)``.
     """
+    workdir = pathlib.Path(workdir).expanduser().absolute()
     last = ocp.CheckpointManager(
         workdir / "checkpoints" / "last",
         options=ocp.CheckpointManagerOptions(max_to_keep=keep_last, create=True),

@@ -25,6 +25,7 @@ from gru_lstm_jax.data import EOS_ID, FIRST_DIGIT_ID, make_reverse_data, reverse
 from gru_lstm_jax.models.seq2seq import Seq2SeqAttention, exact_match, train_seq2seq
 from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.training import run_folder
+from gru_lstm_jax.training.optimizers import check_clip_norm, check_learning_rate
 from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modules
 
 __all__ = ["plot_attention_heatmaps", "train_and_evaluate_seq2seq"]
@@ -83,6 +84,8 @@ def plot_attention_heatmaps(
 
 
 def _learning_rate(training: ml_collections.ConfigDict) -> float | optax.Schedule:
+    check_learning_rate(training.learning_rate, "config.training.learning_rate")
+    check_clip_norm(training.clip_norm, "config.training.clip_norm")
     if training.schedule == "cosine":
         return optax.cosine_decay_schedule(training.learning_rate, training.steps)
     if training.schedule == "constant":
