@@ -31,6 +31,13 @@ def test_tokenize_cleans_and_splits():
     assert tokenize(b"caf\xe9 ok \xff\xfe bad") == ["caf", "ok", "bad"]  # invalid UTF-8: no crash
 
 
+def test_tokenize_keeps_unicode_letters():
+    assert tokenize("Café CRÈME, naïve_fan! Ça va") == ["café", "crème", "naïve", "fan", "ça", "va"]
+    assert tokenize("この映画は最高 。 Ελληνικά") == ["この映画は最高", "ελληνικά"]
+    assert tokenize("Cafe\u0301") == ["café"]  # combining accent: NFC-normalised first
+    assert tokenize("l'été, don't") == ["l'été", "don't"]
+
+
 def test_vocabulary_ranks_by_frequency_then_alphabetically(tmp_path):
     texts = [["b", "a", "c", "b"], ["a", "b", "d"], ["e"]]
     vocabulary = Vocabulary.build(texts, vocab_size=5)
@@ -111,6 +118,13 @@ def test_seed_model_has_keras_parameter_count():
     assert count_params(model) == 10_000 * 128 + 4 * (128 * 64 + 64 * 64 + 64) + 65
 
 
+def test_text_classifier_refuses_a_zero_embed_dim_and_accepts_numpy_sizes():
+    with pytest.raises(ValueError, match="embed_dim must be a positive int; got 0"):
+        TextClassifier("lstm", 10, 0, (4,), rngs=nnx.Rngs(0))
+    model = TextClassifier("gru", 10, np.int64(3), (np.int64(4),), rngs=nnx.Rngs(0))
+    assert model(np.ones((2, 5), np.int32), lengths=np.array([5, 2])).shape == (2, 1)
+
+
 def test_predictions_unchanged_by_extra_padding(rng):
     model = TextClassifier("gru", 30, 6, (5,), bidirectional=True, pooling="mean",
                            rngs=nnx.Rngs(0))  # fmt: skip
@@ -125,19 +139,31 @@ def test_predictions_unchanged_by_extra_padding(rng):
         model(ids.astype(np.float32), lengths=lengths)
 
 
-def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path):
+def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path, monkeypatch):
+    # A relative workdir, as in the README's commands: Orbax needs absolute paths.
+    monkeypatch.chdir(tmp_path)
     config = imdb_config.get_config("smoke")
     with tfds.testing.mock_data(num_examples=40):
-        results = train_and_evaluate(config, tmp_path / "run")
+        results = train_and_evaluate(config, "run")
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"config.json", "metrics.jsonl", "results.json", "vocabulary.json",
             "predictions.npz", "learning_curves.png", "checkpoints"} <= names  # fmt: skip
     assert 0.0 <= results["final"]["test"]["accuracy"] <= 1.0
-    texts = ["A wonderful, moving film.", "", "   ", b"\xff\xfe not utf-8", "word " * 500]
-    predictions = predict_texts(tmp_path / "run", texts)
-    assert [p["label"] in ("positive", "negative") for p in predictions] == [True] * 5
+    texts = ["A wonderful, moving film.", "Café ?", b"\xff\xfe not utf-8", "word " * 500]
+    predictions = predict_texts("run", texts)
+    assert [p["label"] in ("positive", "negative") for p in predictions] == [True] * 4
     for p in predictions:
         assert 0.0 <= p["probability"] <= 1.0 and 0.5 <= p["confidence"] <= 1.0
+    # A bare str (or bytes) is one text, not one text per character.
+    assert predict_texts("run", "great") == predict_texts(tmp_path / "run", ["great"])
+    assert len(predict_texts("run", b"great")) == 1
+    assert predict_texts("run", []) == []
+    for bad in (["Fine.", ""], ["Fine.", "<br />"], ["Fine.", "  -- !"]):
+        with pytest.raises(ValueError, match=r"texts\[1\] has no word after tokenisation"):
+            predict_texts("run", bad)
+    with tfds.testing.mock_data(num_examples=40):  # load_trained rebuilds the run's data
+        _, params = load_trained("run")
+    assert jax.tree.leaves(params)
     # predict_texts runs the training pipeline and model: on the raw test reviews it gives the
     # test probabilities written at the end of training.
     saved = np.load(tmp_path / "run" / "predictions.npz")["test_probability"]

@@ -5,7 +5,8 @@ from its ``array_record`` files, so TensorFlow is not needed to read them. The t
 
 1. :func:`clean_text`: decode UTF-8 (invalid bytes become U+FFFD), lowercase, and replace the
    ``<br />`` line breaks left in the reviews by spaces.
-2. :func:`tokenize`: words of letters and digits, with an inner apostrophe kept (``don't``).
+2. :func:`tokenize`: words of Unicode letters and digits (``café``, ``映画``), with an inner
+   apostrophe kept (``don't``).
 3. :class:`Vocabulary`: the ``vocab_size`` most frequent training words (ties in alphabetical
    order), with ``PAD = 0`` and ``OOV = 1``.
 4. :func:`encode_texts`: token ids right-padded (or truncated) to ``maxlen``, with the lengths,
@@ -24,6 +25,7 @@ import os
 import pathlib
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -47,19 +49,26 @@ __all__ = [
 PAD_ID = 0
 OOV_ID = 1
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_CACHE_VERSION = 1
+# Runs of Unicode letters and digits (``\w`` without ``_``), with an inner apostrophe followed
+# by letters kept: ``don't``, ``café``, ``映画``.
+_WORD = re.compile(r"[^\W_]+(?:'[^\W\d_]+)?")
+# 2: the tokenizer keeps non-ASCII letters (version 1 dropped them).
+_CACHE_VERSION = 2
 
 
 def clean_text(text: bytes | str) -> str:
-    """Decodes (UTF-8, invalid bytes replaced), lowercases and removes ``<br />`` tags."""
+    """Decodes (UTF-8, invalid bytes replaced), NFC-normalises, lowercases, removes ``<br />``."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    return _BREAK.sub(" ", text).lower()
+    return unicodedata.normalize("NFC", _BREAK.sub(" ", text)).lower()
 
 
 def tokenize(text: bytes | str) -> list[str]:
-    """Splits a review into lowercase words: ``"Don't <br />stop!" -> ["don't", "stop"]``."""
+    """Splits a review into lowercase words: ``"Don't <br />stop!" -> ["don't", "stop"]``.
+
+    Words are runs of Unicode letters and digits (``"Café"`` -> ``["café"]``); punctuation,
+    ``_`` and symbols separate them.
+    """
     return _WORD.findall(clean_text(text))
 
 

@@ -11,6 +11,7 @@ from flax import nnx
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.models.classifier import SequenceClassifier
+from gru_lstm_jax.nn.rnn import check_positive_int
 
 __all__ = ["TextClassifier"]
 
@@ -46,6 +47,7 @@ class TextClassifier(nnx.Module):
         """
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"vocab_size must be an int >= 2; got {vocab_size!r}")
+        check_positive_int(embed_dim, "embed_dim")
         self.vocab_size = vocab_size
         self.embed = nnx.Embed(vocab_size, embed_dim, rngs=rngs)
         self.classifier = SequenceClassifier(

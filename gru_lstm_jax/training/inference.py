@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from gru_lstm_jax.data.imdb import Vocabulary, encode_texts
+from gru_lstm_jax.data.imdb import Vocabulary, encode_texts, tokenize
 from gru_lstm_jax.models import build_model
 from gru_lstm_jax.training import run_folder
 from gru_lstm_jax.training.optimizers import make_optimizer
@@ -39,7 +39,7 @@ def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabu
         FileNotFoundError: if the folder holds no finished text-classification run.
         ValueError: if a module of the config's ``imports`` cannot be imported.
     """
-    path = pathlib.Path(workdir)
+    path = pathlib.Path(workdir).expanduser().absolute()
     for name in ("results.json", "vocabulary.json", "config.json"):
         if not (path / name).exists():
             raise FileNotFoundError(f"{str(path)!r} holds no finished text run (no {name})")
@@ -59,7 +59,9 @@ def load_text_classifier(workdir: str | os.PathLike) -> tuple[nnx.Module, Vocabu
     return nnx.view(model, deterministic=True, raise_if_not_found=False), vocabulary, config
 
 
-def predict_texts(workdir: str | os.PathLike, texts: Sequence[str | bytes]) -> list[dict]:
+def predict_texts(
+    workdir: str | os.PathLike, texts: str | bytes | Sequence[str | bytes]
+) -> list[dict]:
     """Classifies raw reviews with a finished IMDB run.
 
     The texts go through the run's own pipeline: the same cleaning, tokenizer, vocabulary and
@@ -67,13 +69,30 @@ def predict_texts(workdir: str | os.PathLike, texts: Sequence[str | bytes]) -> l
 
     Args:
         workdir: the run folder.
-        texts: raw texts (``str`` or UTF-8 ``bytes``).
+        texts: raw texts (``str`` or UTF-8 ``bytes``); a single ``str`` or ``bytes`` is one
+            text, not a sequence of characters.
 
     Returns:
-        One ``{"text", "label", "probability", "confidence"}`` per text: ``probability`` is
-        ``P(positive)`` in ``[0, 1]``, ``label`` is ``"positive"`` when it is at least 0.5, and
-        ``confidence`` is the probability of the chosen label.
+        One ``{"text", "label", "probability", "confidence"}`` per text, in order (an empty
+        list for no texts, without loading the run): ``probability`` is ``P(positive)`` in
+        ``[0, 1]``, ``label`` is ``"positive"`` when it is at least 0.5, and ``confidence`` is
+        the probability of the chosen label.
+
+    Raises:
+        ValueError: if a text has no word after tokenisation (``""``, ``"<br />"``, only
+            punctuation): there is nothing to classify. The message names its index.
     """
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    texts = list(texts)
+    for index, text in enumerate(texts):
+        if not tokenize(text):
+            raise ValueError(
+                f"texts[{index}] has no word after tokenisation ({text!r}); there is nothing "
+                "to classify"
+            )
+    if not texts:
+        return []
     model, vocabulary, config = load_text_classifier(workdir)
     ids, lengths = encode_texts(texts, vocabulary, config.data.maxlen, keep=config.data.keep)
     logits = jax.jit(lambda ids, lengths: model(ids, lengths=lengths))(ids, lengths)
