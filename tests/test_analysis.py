@@ -502,3 +502,15 @@ def test_gate_statistics_of_a_user_cell_with_gates(rng):
         values.append(a.mean())
         h = a * h + (1 - a) * np.tanh(xp[:, t])
     np.testing.assert_allclose(stats["leak_gate"], values, rtol=1e-5)
+
+
+def test_gradient_flow_accepts_a_numpy_integer_hidden_size():
+    cell = get_cell("gru")
+    params = cell.init(jax.random.key(0), 2, 3)
+    xs = jnp.ones((1, 4, 2))
+    grads = hidden_state_gradients(
+        cell, params, xs, lambda outputs, carry: outputs[:, -1].sum(), hidden_size=np.int64(3)
+    )
+    assert grads.shape == (1, 4, 3)
+    with pytest.raises(ValueError, match="hidden_size must be a positive int; got 0"):
+        hidden_state_gradients(cell, params, xs, lambda o, c: o.sum(), hidden_size=0)

@@ -540,6 +540,9 @@ def test_bucketing_bad_arguments():
         bucketed_batches(_split(10), 4, jax.random.key(0), 5)
     with pytest.raises(ValueError, match="batch_size"):
         bucketed_batches(split, 21, jax.random.key(0), 5)
+    # numpy integers are valid widths
+    assert list(padded_batches(split, 4, bucket_width=np.int64(5)))
+    assert list(bucketed_batches(split, 4, jax.random.key(0), np.int64(5)))
 
 
 def test_batching_works_on_generated_data(sine):

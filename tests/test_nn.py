@@ -365,3 +365,6 @@ def test_numpy_integer_sizes_are_accepted():
     assert layer(jnp.zeros((B, T, F))).shape == (B, H)
     with pytest.raises(ValueError, match="hidden_size must be a positive int; got True"):
         LSTM(F, True, rngs=nnx.Rngs(0))
+    layer = LSTM(F, H, dropout=np.float32(0.1), return_sequences=True, rngs=nnx.Rngs(0))
+    table = summary(layer, (np.int64(T), np.int64(F)))
+    assert table.rows[0].output_shape == (None, T, H)

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.recurrence import run_scan, sequence_mask
 
 __all__ = [
@@ -78,8 +79,7 @@ def _hidden_state_spec(
     cell: Cell, batch: int, hidden_size: int, initial_carry: Any
 ) -> jax.ShapeDtypeStruct:
     """The shape ``(B, H)`` and dtype of the carry's ``h``; raises if the carry has no ``h``."""
-    if not isinstance(hidden_size, int) or isinstance(hidden_size, bool) or hidden_size <= 0:
-        raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+    check_positive_int(hidden_size, "hidden_size")
     carry = jax.eval_shape(lambda: cell.initial_carry((batch,), hidden_size))
     fields = getattr(carry, "_fields", None)
     if not isinstance(carry, tuple) or fields is None or "h" not in fields:

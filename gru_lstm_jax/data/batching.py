@@ -227,7 +227,7 @@ def _padded_batches(
 
 def check_bucket_width(bucket_width: object, name: str, *, allow_zero: bool = True) -> None:
     """Raises ``ValueError`` naming ``name`` unless ``bucket_width`` is a positive int (or 0)."""
-    bad = isinstance(bucket_width, bool) or not isinstance(bucket_width, int)
+    bad = isinstance(bucket_width, bool) or not isinstance(bucket_width, numbers.Integral)
     if bad or bucket_width < (0 if allow_zero else 1):
         kind = "a non-negative int (0: no bucketing)" if allow_zero else "a positive int"
         raise ValueError(f"{name} must be {kind}; got {bucket_width!r}")

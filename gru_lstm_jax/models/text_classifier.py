@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,7 +46,11 @@ class TextClassifier(nnx.Module):
             **classifier_options: :class:`~gru_lstm_jax.models.SequenceClassifier`'s options
                 (``num_outputs``, ``bidirectional``, ``pooling``, dropouts, cell options).
         """
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
+        if (
+            isinstance(vocab_size, bool)
+            or not isinstance(vocab_size, numbers.Integral)
+            or vocab_size < 2
+        ):
             raise ValueError(f"vocab_size must be an int >= 2; got {vocab_size!r}")
         check_positive_int(embed_dim, "embed_dim")
         self.vocab_size = vocab_size

@@ -41,8 +41,8 @@ def check_bool(value: Any, name: str) -> None:
 
 
 def check_rate(value: Any, name: str) -> None:
-    """Raises ``ValueError`` unless ``value`` is a dropout rate in ``[0, 1)``."""
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+    """Raises ``ValueError`` unless ``value`` is a dropout rate in ``[0, 1)`` (numpy floats too)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a dropout rate in [0, 1); got {value!r}")
 
 

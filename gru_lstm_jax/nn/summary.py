@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -87,7 +88,9 @@ def summary(model: Any, input_shape: Sequence[int]) -> ModelSummary:
         ValueError: if ``input_shape`` is not a sequence of positive ints.
     """
     input_shape = tuple(input_shape)
-    if not input_shape or not all(isinstance(d, int) and d > 0 for d in input_shape):
+    if not input_shape or not all(
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in input_shape
+    ):
         raise ValueError(
             f"input_shape must be the input's shape without the batch axis, positive ints; "
             f"got {input_shape}"
