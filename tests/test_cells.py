@@ -189,9 +189,9 @@ def test_registry_errors():
     with pytest.raises(ValueError, match="only be used with a registered cell name"):
         get_cell(get_cell("lstm"), activation=jnp.tanh)
     # A string is not taken for True, nor for an activation's name.
-    with pytest.raises(ValueError, match="'gru': reset_after must be True or False; got 'false'"):
+    with pytest.raises(TypeError, match=r"'gru': reset_after must be a bool \(True or False\)"):
         get_cell("gru", reset_after="false")
-    with pytest.raises(ValueError, match=r"'lstm': activation must be a function .* got 'tanh'"):
+    with pytest.raises(TypeError, match=r"'lstm': activation must be a function .* got 'tanh'"):
         get_cell("lstm", activation="tanh")
 
 

@@ -170,9 +170,10 @@ def get_cell(cell: str | Cell, **options: Any) -> Cell:
         The cell.
 
     Raises:
-        ValueError: for an unknown name, options the factory does not take, a non-bool value
-            for an option whose default is a bool, an activation that is not a function, or
-            options given together with a :class:`Cell`.
+        ValueError: for an unknown name, options the factory does not take, or options given
+            together with a :class:`Cell`.
+        TypeError: for a non-bool value of an option whose default is a bool (``"false"`` is
+            not False), or an activation that is not a function.
     """
     if isinstance(cell, Cell):
         if options:
@@ -194,9 +195,9 @@ def get_cell(cell: str | Cell, **options: Any) -> Cell:
     for key, value in options.items():
         default = signature.parameters[key].default
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ValueError(f"cell {cell!r}: {key} must be True or False; got {value!r}")
+            raise TypeError(f"cell {cell!r}: {key} must be a bool (True or False); got {value!r}")
         if key.endswith("activation") and not callable(value):
-            raise ValueError(
+            raise TypeError(
                 f"cell {cell!r}: {key} must be a function such as jax.nn.sigmoid or jnp.tanh; "
                 f"got {value!r}"
             )

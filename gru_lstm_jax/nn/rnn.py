@@ -21,9 +21,6 @@ from gru_lstm_jax.recurrence import (
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
 
-# Options of the registered cells that are flags; a layer refuses a non-bool value for them.
-BOOLEAN_CELL_OPTIONS = frozenset({"reset_after"})
-
 
 def check_positive_int(value: Any, name: str) -> None:
     """Raises ``ValueError`` unless ``value`` is a positive integer (``bool`` excluded).
@@ -143,8 +140,6 @@ class RNN(nnx.Module):
             ("remat", remat),
         ):
             check_bool(value, flag)
-        for option in BOOLEAN_CELL_OPTIONS & set(cell_options):
-            check_bool(cell_options[option], option)
         self.cell = get_cell(cell, **cell_options)
         self.in_features = in_features
         self.hidden_size = hidden_size
