@@ -22,9 +22,7 @@ any registered cell works; its carry must be a NamedTuple with an ``h`` field.
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -34,6 +32,7 @@ import optax
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.data.checks import check_real
 from gru_lstm_jax.nn import RNN, AdditiveAttention, Bidirectional
 from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.recurrence import sequence_mask
@@ -306,16 +305,6 @@ def _check_split(split: Mapping[str, Any], name: str) -> dict[str, jax.Array]:
     return {field: jnp.asarray(split[field]) for field in _FIELDS}
 
 
-def _is_real(value: Any, in_range: Callable[[float], bool]) -> bool:
-    """Whether ``value`` is a finite real number (``bool`` excluded) satisfying ``in_range``."""
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and in_range(value)
-    )
-
-
 def train_seq2seq(
     model: Seq2SeqAttention,
     data: Mapping[str, Any],
@@ -354,16 +343,12 @@ def train_seq2seq(
     """
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
-    if not callable(learning_rate) and not _is_real(learning_rate, lambda v: v > 0):
-        raise ValueError(
-            "learning_rate must be a finite positive number or an optax schedule; "
-            f"got {learning_rate!r}"
-        )
-    if clip_norm is not None and not _is_real(clip_norm, lambda v: v >= 0):
-        raise ValueError(
-            "clip_norm must be None, 0 (no clipping) or a finite positive number; "
-            f"got {clip_norm!r}"
-        )
+    if not callable(learning_rate):
+        expected = "a finite positive number or an optax schedule"
+        check_real(learning_rate, "learning_rate", expected, lambda v: v > 0)
+    if clip_norm is not None:
+        expected = "None, 0 (no clipping) or a finite positive number"
+        check_real(clip_norm, "clip_norm", expected, lambda v: v >= 0)
     arrays = _check_split(data, "data")
     size = int(arrays["source"].shape[0])
     if batch_size > size:
