@@ -21,7 +21,7 @@ from ml_collections import config_flags
 
 from gru_lstm_jax import configs
 from gru_lstm_jax.configs import sine
-from gru_lstm_jax.training import choose_cells, plots, train_and_evaluate
+from gru_lstm_jax.training import cells_from_flags, plots, train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "sine.py"), "Experiment config."
@@ -35,17 +35,7 @@ _CELLS = flags.DEFINE_list(
 def cells_to_train() -> tuple[str, ...]:
     """The registered cells of ``--cells`` or of the config; fails before anything is written."""
     config = _CONFIG.value
-    overrides = config_flags.get_override_values(flags.FLAGS["config"])
-    try:
-        return choose_cells(
-            config,
-            _CELLS.value if flags.FLAGS["cells"].present else None,
-            _CELLS.default,
-            config_cell_set="model.cell" in overrides
-            or config.model.cell != sine.get_config().model.cell,
-        )
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
+    return cells_from_flags(config, sine.get_config(), _CELLS)
 
 
 def main(argv: list[str]) -> None:

@@ -22,7 +22,7 @@ from ml_collections import config_flags
 
 from gru_lstm_jax import configs
 from gru_lstm_jax.configs import xor
-from gru_lstm_jax.training import choose_cells, plots, run_folder, train_and_evaluate
+from gru_lstm_jax.training import cells_from_flags, plots, run_folder, train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "xor.py"), "Experiment config."
@@ -48,16 +48,7 @@ def cells_and_lengths() -> tuple[tuple[str, ...], list[int]]:
             f"{','.join(_LENGTHS.value)}, config.data.length={config.data.length}); give only "
             "one of them"
         )
-    try:
-        cells = choose_cells(
-            config,
-            _CELLS.value if flags.FLAGS["cells"].present else None,
-            _CELLS.default,
-            config_cell_set="model.cell" in overrides
-            or config.model.cell != xor.get_config().model.cell,
-        )
-    except ValueError as error:
-        raise app.UsageError(str(error)) from error
+    cells = cells_from_flags(config, xor.get_config(), _CELLS)
     try:
         lengths = [int(length) for length in _LENGTHS.value]
     except ValueError as error:

@@ -92,10 +92,9 @@ def study_configs(
 
     ``mode="full"`` uses each experiment's own config unchanged (``configs/sine.py``,
     ``configs/xor.py`` at each length, ``configs/imdb.py``'s seed model, ``configs/seq2seq.py``).
-    ``"quick"`` shortens them so a study of three cells and two seeds takes minutes on a 2-core
-    CPU: sine 20 epochs; XOR 5 epochs; IMDB one epoch of a small model on the last 64 words;
-    seq2seq 300 steps on strings of at most 6 digits. ``"smoke"`` uses the configs' tiny
-    ``smoke`` variants (seconds per run; IMDB is left out) for tests and notebooks.
+    ``"quick"`` shortens them: sine 20 epochs; XOR 5 epochs; IMDB one epoch of a small model
+    on the last 64 words; seq2seq 300 steps on strings of at most 6 digits. ``"smoke"`` uses
+    the configs' tiny ``smoke`` variants (IMDB is left out) for tests and notebooks.
 
     Args:
         mode: ``"full"``, ``"quick"`` or ``"smoke"``.

@@ -12,7 +12,12 @@ from gru_lstm_jax.training.loop import (
 from gru_lstm_jax.training.objectives import OBJECTIVES, Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
-from gru_lstm_jax.training.user_cells import check_cell_names, choose_cells, import_cell_modules
+from gru_lstm_jax.training.user_cells import (
+    cells_from_flags,
+    check_cell_names,
+    choose_cells,
+    import_cell_modules,
+)
 
 __all__ = [
     "OBJECTIVES",
@@ -21,6 +26,7 @@ __all__ = [
     "Run",
     "Steps",
     "TrainState",
+    "cells_from_flags",
     "check_cell_names",
     "choose_cells",
     "evaluate",

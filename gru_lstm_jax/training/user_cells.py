@@ -16,7 +16,13 @@ from typing import Any
 
 from gru_lstm_jax.cells import available_cells
 
-__all__ = ["check_cell_names", "choose_cells", "import_cell_modules", "module_names"]
+__all__ = [
+    "cells_from_flags",
+    "check_cell_names",
+    "choose_cells",
+    "import_cell_modules",
+    "module_names",
+]
 
 
 def module_names(value: Any, field: str = "config.imports") -> tuple[str, ...]:
@@ -152,3 +158,33 @@ def choose_cells(
     if config_cell_set:
         return check_cell_names([config.model.cell], "config.model.cell")
     return check_cell_names(default_cells, flag)
+
+
+def cells_from_flags(config: Any, default_config: Any, cells: Any) -> tuple[str, ...]:
+    """:func:`choose_cells` for an absl script with ``--config`` and a ``--cells`` flag.
+
+    Args:
+        config: the script's config (the ``--config`` flag's value).
+        default_config: the config file's default, against which a changed cell is seen.
+        cells: the ``--cells`` ``FlagHolder`` (a list flag).
+
+    Returns:
+        The chosen cells.
+
+    Raises:
+        absl.app.UsageError: with :func:`choose_cells`'s message.
+    """
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    try:
+        return choose_cells(
+            config,
+            cells.value if cells.present else None,
+            cells.default,
+            config_cell_set="model.cell" in overrides
+            or config.model.cell != default_config.model.cell,
+        )
+    except ValueError as error:
+        raise app.UsageError(str(error)) from error
