@@ -5,10 +5,10 @@ result)::
 
     python experiments/seq2seq_attention.py --workdir runs/seq2seq
 
-Writes to ``--workdir``: ``config.json``, ``metrics.jsonl`` (training loss), ``results.json``
-(exact match on validation and test, parameters, steps, seconds) and ``attention_heatmaps.png``
-(four test examples: the attention weights of each decoded token, target steps down, source
-digits across).
+Writes the run folder of :func:`~gru_lstm_jax.training.train_and_evaluate` to ``--workdir``
+(``config.json``, ``metrics.jsonl``, checkpoints, ``results.json`` with the exact match of every
+split) and ``attention_heatmaps.png`` (four test examples: the attention weights of each decoded
+token, target steps down, source digits across). Run it again to resume an interrupted run.
 
 A cell of one's own: ``--config.imports=my_cells --config.model.cell=my_cell`` (the module must
 be importable, e.g. with ``PYTHONPATH=.``).
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gru_lstm_jax import configs
-from gru_lstm_jax.training.seq2seq import train_and_evaluate_seq2seq
+from gru_lstm_jax.training import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "seq2seq.py"), "Experiment config."
@@ -32,11 +32,13 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/seq2seq", "The run folder.")
 
 def main(argv: list[str]) -> None:
     del argv
-    results = train_and_evaluate_seq2seq(_CONFIG.value, _WORKDIR.value)
-    match = results["exact_match"]
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
+    results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    final = results["final"]
     print(
-        f"exact match: val {match['val']:.4f}, test {match['test']:.4f} "
-        f"({results['steps']} steps, {results['wall_time_s']:.0f} s) -> {_WORKDIR.value}"
+        f"exact match: val {final['val']['exact_match']:.4f}, test "
+        f"{final['test']['exact_match']:.4f} ({results['steps']} steps, "
+        f"{results['wall_time_s']:.0f} s) -> {_WORKDIR.value}"
     )
 
 

@@ -15,12 +15,12 @@ from gru_lstm_jax.data import (
     num_examples,
     padded_batches,
     shuffled_batches,
-    sine_prediction_mse,
-    sine_reference_mse,
-    sine_reference_predictions,
     steps_per_epoch,
 )
-from gru_lstm_jax.data.sine import RIDGE_PENALTIES
+from gru_lstm_jax.tasks.sine import RIDGE_PENALTIES
+from gru_lstm_jax.tasks.sine import prediction_mse as sine_prediction_mse
+from gru_lstm_jax.tasks.sine import reference_mse as sine_reference_mse
+from gru_lstm_jax.tasks.sine import reference_predictions as sine_reference_predictions
 
 SPLITS = ("train", "val", "test")
 # JAX compiles its random number generator once per shape, so the tests reuse a few shapes.

@@ -19,7 +19,6 @@ from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.training import load_trained, train_and_evaluate
 from gru_lstm_jax.training.inference import predict_texts
 from gru_lstm_jax.training.loop import evaluate
-from gru_lstm_jax.training.task_outputs import predict_split
 
 SHARED_TFDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "tfds"
 
@@ -192,6 +191,6 @@ def test_length_bucketing_trains_and_gives_the_same_evaluation(tmp_path):
         assert bucketed == pytest.approx(plain, abs=1e-6)
         assert bucketed == pytest.approx(results["final"][name], abs=1e-6)
     # Predictions come back in the split's order, as without bucketing.
-    bucketed = predict_split(run, params, run.splits["test"])
+    bucketed = run.predict_split(params, run.splits["test"])
     run.config.training.bucket_width = 0
-    np.testing.assert_allclose(bucketed, predict_split(run, params, run.splits["test"]), atol=1e-6)
+    np.testing.assert_allclose(bucketed, run.predict_split(params, run.splits["test"]), atol=1e-6)

@@ -14,7 +14,8 @@ import optax
 import pytest
 
 from gru_lstm_jax import data as datasets
-from gru_lstm_jax.configs import sine, xor
+from gru_lstm_jax.configs import seq2seq, sine, xor
+from gru_lstm_jax.tasks import sine as task_sine
 from gru_lstm_jax.training import (
     NonFiniteLossError,
     get_objective,
@@ -34,10 +35,7 @@ RUN_FILES = {
 
 def _train_batches(run, epoch=0):
     key = jax.random.fold_in(run.keys["shuffle"], epoch)
-    for batch in datasets.shuffled_batches(
-        run.splits["train"], run.config.training.batch_size, key
-    ):
-        yield {k: v for k, v in batch.items() if k in loop.BATCH_KEYS}
+    yield from datasets.shuffled_batches(run.splits["train"], run.config.training.batch_size, key)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +43,7 @@ def _train_batches(run, epoch=0):
     [
         (sine.get_config("smoke"), {"predictions.png", "forecast.png"}),
         (xor.get_config("smoke"), set()),
+        (seq2seq.get_config("smoke"), {"attention_heatmaps.png"}),
     ],
 )
 def test_smoke_run_writes_every_file(config, extra_files, tmp_path):
@@ -61,15 +60,15 @@ def test_smoke_run_writes_every_file(config, extra_files, tmp_path):
         assert np.isfinite(saved["final"][split]["loss"])
     if config.data.name == "sine":  # the reference predictors' MSE on the run's own data
         data = prepare_run(config).data
-        assert saved["references"] == datasets.sine_reference_mse(data, config.data.frequency)
+        assert saved["references"] == task_sine.reference_mse(data, config.data.frequency)
         # Against the noise-free sine: the model's own predictions, as saved, and the fitted
         # references.
         arrays = np.load(workdir / "predictions.npz")
         model = {split: arrays[f"{split}_prediction"] for split in ("train", "val", "test")}
-        references = datasets.sine_reference_predictions(data, config.data.frequency)
+        references = task_sine.reference_predictions(data, config.data.frequency)
         del references["noise_free"]
         truth = saved["noise_free_error"]
-        assert truth == datasets.sine_prediction_mse(
+        assert truth == task_sine.prediction_mse(
             data, {"model": model, **references}, against="noise_free"
         )
         clean = data.series["clean"].astype(np.float64)
@@ -148,10 +147,12 @@ def _params_of_last_checkpoint(config, workdir):
     return run_folder.restore_state(last, run.steps.init_state())
 
 
-def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
-    config = xor.get_config("smoke")
+@pytest.mark.parametrize("task", ["xor", "seq2seq"])
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(task, tmp_path, monkeypatch):
+    config = {"xor": xor, "seq2seq": seq2seq}[task].get_config("smoke")
     config.training.num_epochs = 3
-    config.model.recurrent_dropout = 0.2  # dropout masks must also line up after the resume
+    if task == "xor":
+        config.model.recurrent_dropout = 0.2  # dropout masks must also line up after a resume
     uninterrupted = train_and_evaluate(config, tmp_path / "a")
 
     original = loop.train_epoch
@@ -182,6 +183,36 @@ def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, monk
         return [value for r in records for value in (r["epoch"], r["train_loss"], r["val_loss"])]
 
     assert losses(tmp_path / "b") == pytest.approx(losses(tmp_path / "a"), rel=1e-5)
+
+
+@pytest.mark.parametrize("crash", ["after_the_log", "after_best"])
+def test_a_crash_between_the_epoch_files_loses_nothing(crash, tmp_path, monkeypatch):
+    config = xor.get_config("smoke")
+    config.training.num_epochs = 3
+    uninterrupted = train_and_evaluate(config, tmp_path / "a")
+
+    original = run_folder.save_state
+
+    def crashing_save(manager, epoch, state, metrics=None):
+        # The epoch-2 save of checkpoints/best (after the log) or of checkpoints/last (after
+        # the log and best) dies, as a process killed there would.
+        target = "best" if crash == "after_the_log" else "last"
+        if epoch == 2 and pathlib.Path(str(manager.directory)).name == target:
+            raise KeyboardInterrupt
+        original(manager, epoch, state, metrics)
+
+    monkeypatch.setattr(run_folder, "save_state", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(config, tmp_path / "b")
+    assert [r["epoch"] for r in run_folder.read_metrics(tmp_path / "b")] == [1, 2]
+    monkeypatch.setattr(run_folder, "save_state", original)
+    resumed = train_and_evaluate(config, tmp_path / "b")
+    assert [r["epoch"] for r in run_folder.read_metrics(tmp_path / "b")] == [1, 2, 3]
+    assert resumed["tested_epoch"] == uninterrupted["tested_epoch"]
+    assert resumed["best_epoch"] == uninterrupted["best_epoch"]
+    for split in ("train", "val", "test"):
+        assert resumed["final"][split] == pytest.approx(uninterrupted["final"][split], rel=1e-5)
+    assert not list((tmp_path / "b" / "checkpoints").rglob("*tmp*"))
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -230,7 +261,12 @@ def _with(config, **changes):
         (_with(xor.get_config("smoke"), training__num_epochs=0), "num_epochs must be a positive"),
         (_with(xor.get_config("smoke"), model__kind="transformer"), "config.model.kind"),
         (_with(xor.get_config("smoke"), optimizer__name="adagrad"), "optimizer.name"),
-        (_with(xor.get_config("smoke"), data__name="mnist"), "config.data.name"),
+        (_with(xor.get_config("smoke"), data__name="mnist"), "config.data.name must be a regi"),
+        (_with(xor.get_config("smoke"), data__lenght=50), "config.data.lenght is not an option"),
+        (
+            _with(seq2seq.get_config("smoke"), optimizer__learning_rate=float("nan")),
+            "learning_rate must be a finite positive number",
+        ),
         (_with(xor.get_config("smoke"), training__test_checkpoint="worst"), "test_checkpoint"),
         (
             _with(xor.get_config("smoke"), training__bucket_width=-8),
@@ -296,18 +332,57 @@ def test_check_same_config_accepts_its_own_json_and_refuses_another(tmp_path):
 
 def test_objectives_match_numpy():
     predictions = np.array([[0.5], [-1.0], [2.0]], np.float32)
-    targets = np.array([[1.0], [0.0], [1.0]], np.float32)
+    batch = {"targets": np.array([[1.0], [0.0], [1.0]], np.float32)}
+    targets = batch["targets"]
     regression = get_objective("regression")
-    np.testing.assert_allclose(regression.loss(predictions, targets), [0.25, 1.0, 1.0])
-    np.testing.assert_allclose(regression.metric(predictions, targets), [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(regression.loss(predictions, batch), [0.25, 1.0, 1.0])
+    np.testing.assert_allclose(regression.metric(predictions, batch), [0.5, 1.0, 1.0])
     binary = get_objective("binary_classification")
     p = 1 / (1 + np.exp(-predictions[:, 0]))
     expected = -(targets[:, 0] * np.log(p) + (1 - targets[:, 0]) * np.log(1 - p))
-    np.testing.assert_allclose(binary.loss(predictions, targets), expected, rtol=1e-6)
-    np.testing.assert_array_equal(binary.metric(predictions, targets), [1.0, 1.0, 1.0])
-    np.testing.assert_array_equal(binary.metric(-predictions, targets), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(binary.loss(predictions, batch), expected, rtol=1e-6)
+    np.testing.assert_array_equal(binary.metric(predictions, batch), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(binary.metric(-predictions, batch), [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="objective must be one of"):
         get_objective("ranking")
+
+
+def test_classification_and_sequence_objectives_match_numpy(rng):
+    logits = rng.normal(size=(4, 3)).astype(np.float32)
+    labels = np.array([0, 2, 1, 2])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    classification = get_objective("classification")
+    batch = {"targets": labels}
+    np.testing.assert_allclose(
+        classification.loss(logits, batch), -log_softmax[np.arange(4), labels], rtol=1e-5
+    )
+    np.testing.assert_array_equal(
+        classification.metric(logits, batch), (logits.argmax(axis=1) == labels).astype(float)
+    )
+    # Token level: each sequence's mean over its valid steps; the rest never counts.
+    logits = rng.normal(size=(2, 4, 5)).astype(np.float32)
+    targets = np.array([[1, 2, 0, 0], [3, 4, 1, 0]])
+    batch = {"targets": targets, "target_lengths": np.array([2, 3])}
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    token_losses = -np.take_along_axis(log_softmax, targets[..., None], axis=-1)[..., 0]
+    sequence = get_objective("sequence")
+    tokens = targets.copy()
+    tokens[0, 3] = 4  # after the first sequence's end: still an exact match
+    tokens[1, 1] = 0  # inside the second one: not
+    predictions = {"logits": logits, "tokens": tokens}
+    np.testing.assert_allclose(
+        sequence.loss(predictions, batch),
+        [token_losses[0, :2].mean(), token_losses[1, :3].mean()],
+        rtol=1e-5,
+    )
+    changed = {"logits": logits.copy(), "tokens": tokens}
+    changed["logits"][0, 2:] = 50.0
+    np.testing.assert_allclose(
+        sequence.loss(changed, batch), sequence.loss(predictions, batch), rtol=1e-6
+    )
+    np.testing.assert_array_equal(sequence.metric(predictions, batch), [1.0, 0.0])
 
 
 def test_optimizer_clips_by_global_norm_and_follows_the_schedule():

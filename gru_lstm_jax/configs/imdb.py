@@ -60,13 +60,16 @@ import ml_collections
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    """Returns the IMDB config; ``variant`` is ``""`` (the seed's), ``"best"`` or ``"smoke"``."""
+    """Returns the IMDB config of ``variant``: ``""``, ``"best"``, ``"quick"`` or ``"smoke"``.
+
+    ``""`` is the seed's model; ``"quick"`` (for studies) one epoch of a small model on the last
+    64 words.
+    """
     config = ml_collections.ConfigDict()
     config.seed = 0
     # Modules that register cells of one's own, imported before the cell is looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
-    config.objective = "binary_classification"
     config.data = ml_collections.ConfigDict(
         {
             "name": "imdb",
@@ -131,6 +134,12 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         # loss is lowest at epoch 2 (see the table in the module docstring).
         config.training.test_checkpoint = "last"
         config.optimizer.learning_rate = 2e-3
+    elif variant == "quick":
+        config.data.maxlen = 64
+        config.model.embed_dim = 32
+        config.model.hidden_sizes = (32,)
+        config.training.num_epochs = 1
+        config.training.batch_size = 64
     elif variant == "smoke":
         config.data.vocab_size = 40
         config.data.maxlen = 12
@@ -142,5 +151,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         config.training.eval_batch_size = 8
         config.training.progress = False
     elif variant:
-        raise ValueError(f"unknown imdb config variant {variant!r}; use '', 'best' or 'smoke'")
+        raise ValueError(
+            f"unknown imdb config variant {variant!r}; use '', 'best', 'quick' or 'smoke'"
+        )
     return config

@@ -37,14 +37,15 @@ import ml_collections
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    """Returns the seq2seq config; ``variant="smoke"`` gives the tiny test variant."""
+    """Returns the seq2seq config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
     config = ml_collections.ConfigDict()
     config.seed = 0
-    # Modules that register cells of one's own, imported before the cell is looked up
+    # Modules that register cells or tasks of one's own, imported before they are looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
     config.data = ml_collections.ConfigDict(
         {
+            "name": "seq2seq",
             "num_train": 10_000,
             "num_val": 1_000,
             "num_test": 1_000,
@@ -62,19 +63,33 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "attention_features": 128,
         }
     )
-    config.training = ml_collections.ConfigDict(
+    config.optimizer = ml_collections.ConfigDict(
         {
-            "steps": 1_000,
-            "batch_size": 64,
+            "name": "adam",
             "learning_rate": 3e-3,
             # Cosine decay to 0 over the run: at a constant 3e-3 Adam keeps jittering and
             # ends a little below 100% exact match.
             "schedule": "cosine",
+            "warmup_steps": 0,
             "clip_norm": 1.0,
-            "eval_batch_size": 500,
+            "weight_decay": 0.0,
         }
     )
-    if variant == "smoke":
+    config.training = ml_collections.ConfigDict(
+        {
+            "num_epochs": 6,
+            "batch_size": 64,
+            "eval_batch_size": 500,
+            "log_every_steps": 25,
+            "checkpoints_to_keep": 2,
+            "test_checkpoint": "last",
+            "progress": True,
+        }
+    )
+    if variant == "quick":
+        config.data.max_length = 6
+        config.training.num_epochs = 2
+    elif variant == "smoke":
         config.data.num_train = 256
         config.data.num_val = 32
         config.data.num_test = 32
@@ -83,9 +98,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         config.model.encoder_hidden = 8
         config.model.decoder_hidden = 16
         config.model.attention_features = 16
-        config.training.steps = 20
+        config.training.num_epochs = 2
         config.training.batch_size = 32
         config.training.eval_batch_size = 32
+        config.training.progress = False
     elif variant:
-        raise ValueError(f"unknown seq2seq config variant {variant!r}; use '' or 'smoke'")
+        raise ValueError(f"unknown seq2seq config variant {variant!r}; use '', 'quick' or 'smoke'")
     return config

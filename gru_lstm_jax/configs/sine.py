@@ -80,13 +80,12 @@ import ml_collections
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    """Returns the sine config; ``variant="smoke"`` gives the tiny test variant."""
+    """Returns the sine config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
     config = ml_collections.ConfigDict()
     config.seed = 0
     # Modules that register cells of one's own, imported before the cell is looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
-    config.objective = "regression"
     config.data = ml_collections.ConfigDict(
         {
             "name": "sine",
@@ -131,7 +130,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "progress": True,
         }
     )
-    if variant == "smoke":
+    if variant == "quick":
+        config.training.num_epochs = 20
+    elif variant == "smoke":
         config.model.hidden_sizes = (8,)
         config.data.num_points = 200
         config.data.window = 10
@@ -139,5 +140,5 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         config.training.batch_size = 16
         config.training.progress = False
     elif variant:
-        raise ValueError(f"unknown sine config variant {variant!r}; use '' or 'smoke'")
+        raise ValueError(f"unknown sine config variant {variant!r}; use '', 'quick' or 'smoke'")
     return config

@@ -4,9 +4,8 @@ A split is a plain dict of numpy arrays with a shared leading dimension ``N``: `
 float32 ``(N, T, F)`` and ``"targets"`` float32 ``(N, K)``, plus any per-example extras (such
 as the sine task's ``"target_index"``).
 
-- :func:`make_sine_data`: next-value forecasting of a noisy sine wave, split chronologically;
-  :func:`sine_reference_predictions` / :func:`sine_reference_mse`: reference predictors for it;
-  :func:`sine_prediction_mse`: any predictions' MSE against the targets or the noise-free sine.
+- :func:`make_sine_data`: next-value forecasting of a noisy sine wave, split chronologically
+  (its reference predictors are in :mod:`gru_lstm_jax.tasks.sine`).
 - :func:`make_xor_data`: remember two bits over a long sequence and output their XOR.
 - :func:`make_reverse_data`: a toy translation task (reverse a digit string) for seq2seq models;
   its splits hold int32 token arrays (``"source"``, ``"target_in"``, ``"target_out"``, lengths).
@@ -31,9 +30,6 @@ from gru_lstm_jax.data.seq2seq import (
     reverse_vocab_size,
 )
 from gru_lstm_jax.data.sine import SineData, make_sine_data
-from gru_lstm_jax.data.sine import prediction_mse as sine_prediction_mse
-from gru_lstm_jax.data.sine import reference_mse as sine_reference_mse
-from gru_lstm_jax.data.sine import reference_predictions as sine_reference_predictions
 from gru_lstm_jax.data.xor import make_xor_data
 
 __all__ = [
@@ -50,8 +46,5 @@ __all__ = [
     "padded_batches",
     "reverse_vocab_size",
     "shuffled_batches",
-    "sine_prediction_mse",
-    "sine_reference_mse",
-    "sine_reference_predictions",
     "steps_per_epoch",
 ]

@@ -9,12 +9,7 @@ from flax import nnx
 from gru_lstm_jax.cells import cell_option_names
 from gru_lstm_jax.models.classifier import POOLINGS, SequenceClassifier
 from gru_lstm_jax.models.forecaster import Forecaster, autoregressive_forecast
-from gru_lstm_jax.models.seq2seq import (
-    Seq2SeqAttention,
-    exact_match,
-    seq2seq_loss,
-    train_seq2seq,
-)
+from gru_lstm_jax.models.seq2seq import Seq2SeqAttention
 from gru_lstm_jax.models.text_classifier import TextClassifier
 
 __all__ = [
@@ -25,9 +20,6 @@ __all__ = [
     "TextClassifier",
     "autoregressive_forecast",
     "build_model",
-    "exact_match",
-    "seq2seq_loss",
-    "train_seq2seq",
 ]
 
 

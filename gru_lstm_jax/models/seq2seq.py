@@ -1,4 +1,4 @@
-"""An attentional encoder-decoder over any cell, with its training and greedy evaluation.
+"""An attentional encoder-decoder over any cell, with teacher forcing and greedy decoding.
 
 References:
     Bahdanau, Cho & Bengio (2015), "Neural Machine Translation by Jointly Learning to Align and
@@ -27,17 +27,14 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
-from gru_lstm_jax.data.checks import check_real
 from gru_lstm_jax.nn import RNN, AdditiveAttention, Bidirectional
 from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.recurrence import sequence_mask
 
-__all__ = ["Seq2SeqAttention", "exact_match", "seq2seq_loss", "train_seq2seq"]
+__all__ = ["Seq2SeqAttention"]
 
 
 class _DecoderState(NamedTuple):
@@ -274,153 +271,3 @@ class Seq2SeqAttention(nnx.Module):
         # Positions after the first EOS (the EOS itself stays).
         after_eos = jnp.cumsum(tokens == self.eos_id, axis=1) - (tokens == self.eos_id) > 0
         return jnp.where(after_eos, self.pad_id, tokens), weights
-
-
-def seq2seq_loss(logits: jax.Array, target_out: jax.Array, target_lengths: jax.Array) -> jax.Array:
-    """Mean cross-entropy over the valid target steps of a batch.
-
-    Args:
-        logits: ``(B, T_out, V)``.
-        target_out: token ids ``(B, T_out)`` (the target then EOS).
-        target_lengths: valid steps ``(B,)``.
-
-    Returns:
-        A scalar: the sum of the per-token losses over valid steps divided by their number.
-    """
-    mask = jnp.arange(target_out.shape[1])[None, :] < target_lengths[:, None]
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, target_out)
-    return jnp.sum(jnp.where(mask, losses, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
-
-
-_FIELDS = ("source", "source_lengths", "target_in", "target_out", "target_lengths")
-
-
-def _check_split(split: Mapping[str, Any], name: str) -> dict[str, jax.Array]:
-    missing = [field for field in _FIELDS if field not in split]
-    if missing:
-        raise ValueError(f"{name} must have the arrays {list(_FIELDS)}; missing {missing}")
-    sizes = {field: len(split[field]) for field in _FIELDS}
-    if len(set(sizes.values())) != 1:
-        raise ValueError(f"{name}'s arrays must share their first dimension; got {sizes}")
-    return {field: jnp.asarray(split[field]) for field in _FIELDS}
-
-
-def train_seq2seq(
-    model: Seq2SeqAttention,
-    data: Mapping[str, Any],
-    *,
-    steps: int,
-    batch_size: int,
-    learning_rate: float | optax.Schedule,
-    seed: int,
-    clip_norm: float | None = 1.0,
-) -> list[float]:
-    """Trains ``model`` in place with teacher forcing, Adam and clipping by global norm.
-
-    The train step is a pure function ``(state, step, split) -> (state, loss)`` jitted once
-    (``state`` = parameters and optimizer state, donated); it draws
-    its own batch from the split on the device: epoch ``e`` visits the examples in the order
-    ``permutation(fold_in(key(seed), e))`` in batches of ``batch_size`` (the last incomplete
-    batch of an epoch is skipped).
-
-    Args:
-        model: the model; its parameters are replaced by the trained ones.
-        data: a split (``"source"``, ``"source_lengths"``, ``"target_in"``, ``"target_out"``,
-            ``"target_lengths"``), e.g. ``make_reverse_data(...)["train"]``.
-        steps: optimizer steps; a positive int.
-        batch_size: examples per step; at most the split's size.
-        learning_rate: Adam's learning rate, a float or an optax schedule of the step.
-        seed: the seed of the batch order.
-        clip_norm: the maximum global norm of the gradient (Pascanu et al. 2013); ``None`` or
-            0 means no clipping, as in :func:`~gru_lstm_jax.training.make_optimizer`.
-
-    Returns:
-        The training loss of every step (masked cross-entropy per target token).
-
-    Raises:
-        ValueError: for missing arrays, a bad ``steps`` / ``batch_size``, a learning rate that
-            is not a finite positive number, or a negative or non-finite ``clip_norm``.
-    """
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
-    if not callable(learning_rate):
-        expected = "a finite positive number or an optax schedule"
-        check_real(learning_rate, "learning_rate", expected, lambda v: v > 0)
-    if clip_norm is not None:
-        expected = "None, 0 (no clipping) or a finite positive number"
-        check_real(clip_norm, "clip_norm", expected, lambda v: v >= 0)
-    arrays = _check_split(data, "data")
-    size = int(arrays["source"].shape[0])
-    if batch_size > size:
-        raise ValueError(f"batch_size must be at most the split's size {size}; got {batch_size}")
-    batches_per_epoch = size // batch_size
-    optimizer = optax.adam(learning_rate)
-    if clip_norm:
-        optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optimizer)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    order_key = jax.random.key(seed)
-
-    def loss_fn(params: Any, batch: Mapping[str, jax.Array]) -> jax.Array:
-        module = nnx.merge(graphdef, params, rest)
-        logits, _ = module(batch["source"], batch["source_lengths"], batch["target_in"])
-        return seq2seq_loss(logits, batch["target_out"], batch["target_lengths"])
-
-    def train_step(
-        state: tuple[Any, Any], step: jax.Array, arrays: Mapping[str, jax.Array]
-    ) -> tuple[tuple[Any, Any], jax.Array]:
-        params, opt_state = state
-        order = jax.random.permutation(
-            jax.random.fold_in(order_key, step // batches_per_epoch), size
-        )
-        rows = jax.lax.dynamic_slice(
-            order, ((step % batches_per_epoch) * batch_size,), (batch_size,)
-        )
-        batch = {field: array[rows] for field, array in arrays.items()}
-        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    jitted = jax.jit(train_step, donate_argnums=0)
-    state = (jax.tree.map(jnp.copy, params), optimizer.init(params))
-    losses = []
-    for step in range(steps):
-        state, loss = jitted(state, jnp.asarray(step, jnp.int32), arrays)
-        losses.append(loss)
-    nnx.update(model, state[0])
-    return [float(loss) for loss in jax.device_get(losses)]
-
-
-def exact_match(model: Seq2SeqAttention, split: Mapping[str, Any], batch_size: int = 500) -> float:
-    """The fraction of sequences that greedy decoding gets exactly right.
-
-    A sequence counts if every decoded token up to and including the target's EOS equals
-    ``target_out`` (so stopping early or late is wrong).
-
-    Args:
-        model: the model.
-        split: a split with the arrays of :func:`train_seq2seq`.
-        batch_size: sequences decoded at once (the last batch is padded; padding is not
-            counted).
-
-    Returns:
-        The exact-match rate in ``[0, 1]``.
-    """
-    check_positive_int(batch_size, "batch_size")
-    arrays = {field: np.asarray(value) for field, value in _check_split(split, "split").items()}
-    size = len(arrays["source"])
-    max_length = arrays["target_out"].shape[1]
-    graphdef, state = nnx.split(model)
-
-    @jax.jit
-    def correct(state: Any, batch: Mapping[str, jax.Array]) -> jax.Array:
-        module = nnx.merge(graphdef, state)
-        tokens, _ = module.greedy_decode(batch["source"], batch["source_lengths"], max_length)
-        valid = jnp.arange(max_length)[None, :] < batch["target_lengths"][:, None]
-        return jnp.all((tokens == batch["target_out"]) | ~valid, axis=1)
-
-    matches = []
-    for start in range(0, size, batch_size):
-        rows = np.arange(start, start + batch_size) % size
-        batch = {field: array[rows] for field, array in arrays.items()}
-        matches.append(np.asarray(correct(state, batch))[: min(batch_size, size - start)])
-    return float(np.mean(np.concatenate(matches)))

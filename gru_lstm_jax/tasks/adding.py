@@ -28,7 +28,6 @@ task metric is the MAE).
 
 from __future__ import annotations
 
-import inspect
 import os
 import pathlib
 from collections.abc import Sequence
@@ -44,11 +43,12 @@ from gru_lstm_jax.tasks.base import (
     Data,
     Task,
     build_for_features,
+    check_options,
     register_task,
+    save_figure,
     write_test_predictions,
 )
 from gru_lstm_jax.tasks.objectives import OBJECTIVES
-from gru_lstm_jax.training.plots import save_figure
 
 __all__ = ["ADDING", "CONSTANT_ONE_MSE", "make_adding_data", "plot_mse_vs_length"]
 
@@ -143,16 +143,8 @@ def plot_mse_vs_length(
     return save_figure(figure, pathlib.Path(path))
 
 
-_OPTIONS = tuple(inspect.signature(make_adding_data).parameters)[1:]
-
-
 def _load(options: dict[str, Any], key: Any) -> Data:
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"config.data.{unknown[0]} is not an option of the adding task; its options are "
-            f"{list(_OPTIONS)}"
-        )
+    check_options(make_adding_data, options, "adding")
     return Data(make_adding_data(key, **options))
 
 

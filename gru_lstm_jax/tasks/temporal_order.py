@@ -30,7 +30,6 @@ integer labels ``targets (N,)``; the task metric is the accuracy).
 
 from __future__ import annotations
 
-import inspect
 import pathlib
 from typing import Any
 
@@ -45,6 +44,7 @@ from gru_lstm_jax.tasks.base import (
     Data,
     Task,
     build_for_features,
+    check_options,
     register_task,
     write_test_predictions,
 )
@@ -148,16 +148,8 @@ def _temporal_order_sequences(
     }
 
 
-_OPTIONS = tuple(inspect.signature(make_temporal_order_data).parameters)[1:]
-
-
 def _load(options: dict[str, Any], key: Any) -> Data:
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise ValueError(
-            f"config.data.{unknown[0]} is not an option of the temporal_order task; its options "
-            f"are {list(_OPTIONS)}"
-        )
+    check_options(make_temporal_order_data, options, "temporal_order")
     splits = make_temporal_order_data(key, **options)
     num_symbols = options.get("num_symbols", 2)
     return Data(splits, {"num_classes": 2**num_symbols, "alphabet": ALPHABET})

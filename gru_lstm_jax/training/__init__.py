@@ -1,5 +1,6 @@
 """Training: pure jitted steps with optax, the fit loop, run folders, checkpoints and figures."""
 
+from gru_lstm_jax.tasks.objectives import OBJECTIVES, Objective, get_objective
 from gru_lstm_jax.training.loop import (
     NonFiniteLossError,
     Run,
@@ -9,7 +10,6 @@ from gru_lstm_jax.training.loop import (
     random_streams,
     train_and_evaluate,
 )
-from gru_lstm_jax.training.objectives import OBJECTIVES, Objective, get_objective
 from gru_lstm_jax.training.optimizers import make_optimizer
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
 from gru_lstm_jax.training.user_cells import (

@@ -25,12 +25,11 @@ from tqdm.auto import tqdm
 
 from gru_lstm_jax import data as datasets
 from gru_lstm_jax.data.batching import check_bucket_width
-from gru_lstm_jax.data.imdb import load_imdb
-from gru_lstm_jax.models import build_model
 from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.nn.rnn import check_positive_int
-from gru_lstm_jax.training import plots, run_folder, task_outputs
-from gru_lstm_jax.training.objectives import Objective, get_objective
+from gru_lstm_jax.tasks.base import Task, get_task
+from gru_lstm_jax.tasks.objectives import Objective
+from gru_lstm_jax.training import plots, run_folder
 from gru_lstm_jax.training.optimizers import (
     check_clip_norm,
     check_learning_rate,
@@ -42,7 +41,6 @@ from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modul
 __all__ = ["NonFiniteLossError", "Run", "load_trained", "prepare_run", "train_and_evaluate"]
 
 STREAMS = ("init", "data", "shuffle", "dropout")
-BATCH_KEYS = ("inputs", "targets", "lengths", "weights")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -55,24 +53,55 @@ class Run:
 
     Attributes:
         config: the validated config.
-        data: the task's data: :class:`~gru_lstm_jax.data.SineData`, the XOR splits, or the
-            IMDB :class:`~gru_lstm_jax.data.imdb.Vocabulary`.
+        task: the :class:`~gru_lstm_jax.tasks.Task` that ``config.data.name`` names.
+        data: what the task keeps about its data besides the splits
+            (:attr:`~gru_lstm_jax.tasks.Data.info`: the sine series, the IMDB vocabulary, ...).
         splits: ``{"train", "val", "test"}`` split dicts.
         model: the freshly initialised model.
-        objective: the loss and task metric.
         steps: the jitted steps.
         steps_per_epoch: full training batches per epoch.
         keys: the named random streams of ``config.seed``.
     """
 
     config: ml_collections.ConfigDict
+    task: Task
     data: Any
     splits: dict[str, dict[str, np.ndarray]]
     model: nnx.Module
-    objective: Objective
     steps: Steps
     steps_per_epoch: int
     keys: dict[str, jax.Array]
+
+    @property
+    def objective(self) -> Objective:
+        """The task's :class:`~gru_lstm_jax.tasks.Objective`."""
+        return self.task.objective
+
+    def eval_batches(self, split: dict[str, np.ndarray]) -> Iterable[dict[str, np.ndarray]]:
+        """``split`` in padded evaluation batches (length-bucketed with ``bucket_width``)."""
+        training = self.config.training
+        return datasets.padded_batches(
+            split, training.eval_batch_size, bucket_width=training.get("bucket_width", 0)
+        )
+
+    def predict_split(self, params: Any, split: dict[str, np.ndarray]) -> Any:
+        """Evaluation-mode predictions for every example of ``split``, in its order.
+
+        Returns:
+            The task's predictions with a first dimension ``N`` (an array, or a pytree of
+            them); length-bucketed batches are put back in the split's order.
+        """
+        size = datasets.num_examples(split)
+        # Each batch carries its examples' indices, so bucketed batches can be put back.
+        parts, indices = [], []
+        for batch in self.eval_batches({**split, "index": np.arange(size)}):
+            real = batch["weights"] == 1.0
+            index = batch.pop("index")
+            predicted = jax.device_get(self.steps.predict(params, batch))
+            parts.append(jax.tree.map(lambda a, real=real: np.asarray(a)[real], predicted))
+            indices.append(index[real])
+        order = np.argsort(np.concatenate(indices), kind="stable")
+        return jax.tree.map(lambda *a: np.concatenate(a)[order], *parts)
 
 
 def random_streams(seed: int) -> dict[str, jax.Array]:
@@ -81,29 +110,30 @@ def random_streams(seed: int) -> dict[str, jax.Array]:
     return {name: jax.random.fold_in(root, index) for index, name in enumerate(STREAMS)}
 
 
-def _load_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[Any, dict]:
-    options = config.data.to_dict()
-    name = options.pop("name")
-    if name == "sine":
-        data = datasets.make_sine_data(key, **options)
-        return data, {"train": data.train, "val": data.val, "test": data.test}
-    if name == "xor":
-        splits = datasets.make_xor_data(key, **options)
-        return splits, splits
-    if name == "imdb":
-        # Configs hold "" for "not set": TFDS's default data directory, and no cache.
-        options["data_dir"] = options["data_dir"] or None
-        options["cache_dir"] = options["cache_dir"] or None
-        splits, vocabulary = load_imdb(key, **options)
-        return vocabulary, splits
-    raise ValueError(f"config.data.name must be one of ['imdb', 'sine', 'xor']; got {name!r}")
+def _check_task_fits(run: Run) -> None:
+    """Raises ``ValueError`` unless the model takes every split and its targets fit the model."""
+    params = nnx.state(run.model, nnx.Param)
+    for name, split in run.splits.items():
+        batch = next(iter(run.eval_batches({k: v[:1] for k, v in split.items()})))
+        shapes = {key: np.shape(value) for key, value in split.items()}
+        try:
+            predictions = jax.eval_shape(run.steps.predict, params, batch)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"task {run.task.name!r}: the model of config.model does not take the {name} "
+                f"split's arrays {shapes}: {error}"
+            ) from error
+        if run.objective.check is not None:
+            run.objective.check(predictions, split, f"task {run.task.name!r}, {name} split")
 
 
 def prepare_run(config: ml_collections.ConfigDict) -> Run:
     """Validates ``config`` and builds data, model, optimizer and steps; writes no file.
 
-    The modules named in ``config.imports`` are imported first, so that ``config.model.cell``
-    can be a cell they register.
+    The modules named in ``config.imports`` are imported first, so that ``config.data.name``
+    and ``config.model.cell`` can be a task and a cell they register. The task makes the data
+    and the model; one batch of every split goes through the model (abstractly, with
+    ``jax.eval_shape``) and the objective checks the targets against its outputs.
 
     Args:
         config: an experiment config (see ``gru_lstm_jax/configs``).
@@ -113,11 +143,11 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
 
     Raises:
         ValueError: for any bad config value (a module of ``config.imports`` that cannot be
-            imported, unknown cell, non-positive sizes or lengths, a batch larger than the
-            training split, ...), with the offending field named.
+            imported, unknown task or cell, non-positive sizes or lengths, a batch larger than
+            the training split, data that do not fit the model, ...), with the field named.
     """
     import_cell_modules(config.get("imports", ()))
-    if isinstance(config.model.cell, str):
+    if isinstance(config.model.get("cell"), str):
         check_cell_names([config.model.cell], "config.model.cell")
     training = config.training
     check_positive_int(training.num_epochs, "config.training.num_epochs")
@@ -133,8 +163,10 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
             f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"
             f"; got {training.test_checkpoint!r}"
         )
+    task = get_task(config.data.name)
     keys = random_streams(config.seed)
-    data, splits = _load_data(config, keys["data"])
+    data = task.load({k: v for k, v in config.data.items() if k != "name"}, keys["data"])
+    splits = data.splits
     train_size = datasets.num_examples(splits["train"])
     if training.batch_size > train_size:
         raise ValueError(
@@ -146,23 +178,14 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
             "config.training.bucket_width needs a task whose examples have lengths (imdb); "
             f"config.data.name is {config.data.name!r}"
         )
-    objective = get_objective(config.objective)
-    inputs = splits["train"]["inputs"]
-    # Token ids (B, T) have a vocabulary where features (B, T, F) have F.
-    in_features = len(data) if inputs.ndim == 2 else inputs.shape[-1]
-    out_features = splits["train"]["targets"].shape[-1]
     rngs = nnx.Rngs(params=keys["init"], dropout=keys["dropout"])
-    time_steps = inputs.shape[1]
-    model = build_model(config.model, in_features, out_features, time_steps, rngs=rngs)
+    model = task.build(config.model, data, rngs)
     steps_per_epoch = train_size // training.batch_size
     optimizer = make_optimizer(config.optimizer, training.num_epochs * steps_per_epoch)
-    steps = make_steps(model, optimizer, objective, keys["dropout"])
-    return Run(config, data, splits, model, objective, steps, steps_per_epoch, keys)
-
-
-def _device_batches(batches: Iterable[dict[str, np.ndarray]]) -> Iterable[dict[str, Any]]:
-    for batch in batches:
-        yield {key: value for key, value in batch.items() if key in BATCH_KEYS}
+    steps = make_steps(model, optimizer, task.objective, keys["dropout"], task.forward)
+    run = Run(config, task, data.info, splits, model, steps, steps_per_epoch, keys)
+    _check_task_fits(run)
+    return run
 
 
 def evaluate(run: Run, params: Any, split: dict[str, np.ndarray]) -> dict[str, float]:
@@ -172,11 +195,7 @@ def evaluate(run: Run, params: Any, split: dict[str, np.ndarray]) -> dict[str, f
         ``{"loss": float, metric_name: float}``.
     """
     totals: dict[str, float] = {}
-    training = run.config.training
-    batches = datasets.padded_batches(
-        split, training.eval_batch_size, bucket_width=training.get("bucket_width", 0)
-    )
-    for batch in _device_batches(batches):
+    for batch in run.eval_batches(split):
         sums = jax.device_get(run.steps.eval_step(params, batch))
         for name, value in sums.items():
             totals[name] = totals.get(name, 0.0) + float(value)
@@ -200,7 +219,7 @@ def train_epoch(run: Run, state: TrainState, epoch: int, progress: tqdm) -> tupl
         )
     else:
         batches = datasets.shuffled_batches(run.splits["train"], training.batch_size, key)
-    for index, batch in enumerate(_device_batches(batches)):
+    for index, batch in enumerate(batches):
         state, metrics = run.steps.train_step(state, batch)
         history.append(metrics)
         progress.update(1)
@@ -243,9 +262,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     training = config.training
     last, best = run_folder.checkpoint_managers(path, training.checkpoints_to_keep)
     state = run.steps.init_state()
+    # An epoch is done when checkpoints/last holds it; whatever a crash left beyond that (a log
+    # line, a best checkpoint) is dropped here and trained again, to the same values.
     start_epoch = last.latest_step() or 0
     if start_epoch:
         state = run_folder.restore_state(last, state)
+    for step in best.all_steps():
+        if step > start_epoch:
+            best.delete(step)
     records = [r for r in run_folder.read_metrics(path) if r["epoch"] <= start_epoch]
     run_folder.write_metrics(path, records)
 
@@ -253,7 +277,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     total_steps = training.num_epochs * run.steps_per_epoch
     progress = tqdm(
         total=total_steps, initial=start_epoch * run.steps_per_epoch, unit="step",
-        desc=f"{config.model.cell} on {config.data.name}", disable=not training.progress,
+        desc=f"{config.model.get('cell', 'model')} on {config.data.name}",
+        disable=not training.progress,
     )  # fmt: skip
     try:
         for epoch in range(start_epoch, training.num_epochs):
@@ -278,11 +303,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                 "train_time_s": train_time,
             }
             records.append(record)
-            # Checkpoints first, then the log: a crash in between leaves a log line too few,
-            # never a line without its checkpoint.
-            run_folder.save_state(last, epoch + 1, state)
-            run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
+            # The log, then best, then last: last committing ends the epoch (see above).
             run_folder.write_metrics(path, records)
+            run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
+            run_folder.save_state(last, epoch + 1, state)
     finally:
         progress.close()
         last.wait_until_finished()
@@ -295,11 +319,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "val": evaluate(run, tested.params, run.splits["val"]),
         "test": evaluate(run, tested.params, run.splits["test"]),
     }
-    task_results = task_outputs.write_task_outputs(run, tested.params, path)
+    task_results = run.task.write_outputs(run, tested.params, path)
     plots.plot_learning_curves(path)
     step_rates = [run.steps_per_epoch / r["train_time_s"] for r in records]
     results = {
-        "cell": config.model.cell,
+        "cell": config.model.get("cell"),
         "task": config.data.name,
         "metric": metric,
         "best_epoch": best.best_step(),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from gru_lstm_jax.tasks.base import save_figure
 from gru_lstm_jax.training import run_folder
 
 __all__ = [
@@ -20,15 +21,7 @@ __all__ = [
     "plot_gradient_flow",
     "plot_learning_curves",
     "plot_loss_comparison",
-    "plot_sine_forecast",
-    "plot_sine_predictions",
 ]
-
-
-def _save(figure: Figure, path: pathlib.Path) -> pathlib.Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    return path
 
 
 def plot_learning_curves(workdir: str | os.PathLike) -> pathlib.Path:
@@ -49,7 +42,7 @@ def plot_learning_curves(workdir: str | os.PathLike) -> pathlib.Path:
         if name == "loss":
             axis.set_yscale("log")
         axis.legend()
-    return _save(figure, workdir / "learning_curves.png")
+    return save_figure(figure, workdir / "learning_curves.png")
 
 
 def plot_loss_comparison(
@@ -74,50 +67,7 @@ def plot_loss_comparison(
     for axis, title in zip(axes, ("train loss", "validation loss"), strict=True):
         axis.set(xlabel="epoch", title=title, yscale="log")
         axis.legend()
-    return _save(figure, pathlib.Path(path))
-
-
-def plot_sine_predictions(workdir: str | os.PathLike) -> pathlib.Path:
-    """Draws the noisy series, the clean sine and the one-step predictions on train and test.
-
-    Returns:
-        The path of ``predictions.png`` in ``workdir``.
-    """
-    workdir = pathlib.Path(workdir)
-    arrays = np.load(workdir / "predictions.npz")
-    x, y = arrays["series_x"], arrays["series_y"]
-    figure = Figure(figsize=(12, 4))
-    axis = figure.subplots()
-    axis.plot(x, y, ".", color="0.7", markersize=3, label="observed (noisy)")
-    axis.plot(x, arrays["series_clean"], color="0.3", linewidth=1, label="noise-free sine")
-    for split in ("train", "val", "test"):
-        index = arrays[f"{split}_target_index"]
-        axis.plot(
-            x[index], arrays[f"{split}_prediction"], linewidth=1.5, label=f"{split} prediction"
-        )
-    axis.set(xlabel="x", ylabel="value", title="One-step predictions")
-    axis.legend(loc="upper right", fontsize="small")
-    return _save(figure, workdir / "predictions.png")
-
-
-def plot_sine_forecast(workdir: str | os.PathLike) -> pathlib.Path:
-    """Draws the autoregressive forecast over the test period against the observed series.
-
-    Returns:
-        The path of ``forecast.png`` in ``workdir``.
-    """
-    workdir = pathlib.Path(workdir)
-    arrays = np.load(workdir / "predictions.npz")
-    x, index = arrays["series_x"], arrays["forecast_target_index"]
-    figure = Figure(figsize=(10, 4))
-    axis = figure.subplots()
-    axis.plot(x[index], arrays["series_y"][index], ".", color="0.6", label="observed (noisy)")
-    axis.plot(x[index], arrays["series_clean"][index], color="0.3", label="noise-free sine")
-    axis.plot(x[index], arrays["test_prediction"], label="one-step prediction")
-    axis.plot(x[index], arrays["forecast"], label="autoregressive forecast")
-    axis.set(xlabel="x", ylabel="value", title="Forecast over the test period")
-    axis.legend(fontsize="small")
-    return _save(figure, workdir / "forecast.png")
+    return save_figure(figure, pathlib.Path(path))
 
 
 def plot_accuracy_vs_length(
@@ -151,7 +101,7 @@ def plot_accuracy_vs_length(
     axis.minorticks_off()
     axis.set_title("Long-range XOR")
     axis.legend()
-    return _save(figure, pathlib.Path(path))
+    return save_figure(figure, pathlib.Path(path))
 
 
 def plot_gradient_flow(workdir: str | os.PathLike) -> pathlib.Path:
@@ -180,4 +130,4 @@ def plot_gradient_flow(workdir: str | os.PathLike) -> pathlib.Path:
         axis.set(xlabel="time step t", yscale="log", title=title)
         axis.legend()
     axes[0].set_ylabel("‖∂L/∂h_t‖")
-    return _save(figure, workdir / "gradient_flow.png")
+    return save_figure(figure, workdir / "gradient_flow.png")

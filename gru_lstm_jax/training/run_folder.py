@@ -134,7 +134,8 @@ def checkpoint_managers(
     """The Orbax managers of ``checkpoints/last`` and ``checkpoints/best``.
 
     Checkpoints are numbered by epoch (1-based). ``best`` keeps the one checkpoint with the
-    lowest ``val_loss`` among those saved with metrics.
+    lowest ``val_loss`` among those saved with metrics. Temporary folders that a killed save
+    left behind are removed when the managers are created.
 
     Args:
         workdir: the run folder; a relative path is resolved against the current directory
@@ -147,7 +148,9 @@ def checkpoint_managers(
     workdir = pathlib.Path(workdir).expanduser().absolute()
     last = ocp.CheckpointManager(
         workdir / "checkpoints" / "last",
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep_last, create=True),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep_last, create=True, cleanup_tmp_directories=True
+        ),
     )
     best = ocp.CheckpointManager(
         workdir / "checkpoints" / "best",
@@ -157,6 +160,7 @@ def checkpoint_managers(
             best_mode="min",
             keep_checkpoints_without_metrics=False,
             create=True,
+            cleanup_tmp_directories=True,
         ),
     )
     return last, best

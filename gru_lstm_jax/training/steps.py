@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from gru_lstm_jax.training.objectives import Objective
+from gru_lstm_jax.tasks.base import call_on_inputs
+from gru_lstm_jax.tasks.objectives import Objective
 
 __all__ = ["Steps", "TrainState", "make_steps"]
 
@@ -41,7 +42,7 @@ class Steps(NamedTuple):
             as device scalars.
         eval_step: ``(params, batch) -> sums``, jitted; ``batch["weights"]`` ``(B,)`` marks real
             examples; returns the weighted sums of ``loss`` and the task metric and ``count``.
-        predict: ``(params, batch) -> predictions (B, K)`` in evaluation mode, jitted.
+        predict: ``(params, batch) -> predictions`` in evaluation mode, jitted.
         model_with: ``params -> model`` in evaluation mode (for analysis and plots).
     """
 
@@ -61,12 +62,6 @@ def _fresh(state: Any) -> Any:
     return jax.tree.map(lambda leaf: leaf, state)
 
 
-def _apply(graphdef: Any, params: Any, rest: Any, batch: Batch) -> jax.Array:
-    model = nnx.merge(graphdef, params, _fresh(rest))
-    kwargs = {"lengths": batch["lengths"]} if "lengths" in batch else {}
-    return model(batch["inputs"], **kwargs)
-
-
 def _reseeded(graphdef: Any, params: Any, rest: Any, key: jax.Array) -> Any:
     """The non-parameter state with the ``dropout`` stream reset to ``key``."""
     model = nnx.merge(graphdef, params, _fresh(rest))
@@ -79,15 +74,17 @@ def make_steps(
     optimizer: optax.GradientTransformation,
     objective: Objective,
     dropout_key: jax.Array,
+    forward: Callable[[nnx.Module, Batch, bool], Any] = call_on_inputs,
 ) -> Steps:
     """Builds the pure train/eval steps of ``model``.
 
     Args:
-        model: an NNX model called as ``model(inputs, lengths=...)``; its dropout layers use
-            the ``dropout`` random stream.
+        model: an NNX model; its dropout layers use the ``dropout`` random stream.
         optimizer: the optax transformation (see :func:`make_optimizer`).
-        objective: the loss and task metric.
+        objective: the loss and task metric, functions of ``(predictions, batch)``.
         dropout_key: the run's dropout key; step ``s`` uses ``fold_in(dropout_key, s)``.
+        forward: ``forward(model, batch, training) -> predictions`` (a task's
+            :attr:`~gru_lstm_jax.tasks.Task.forward`; default ``model(inputs, lengths=...)``).
 
     Returns:
         :class:`Steps`.
@@ -108,9 +105,9 @@ def make_steps(
         key = jax.random.fold_in(dropout_key, state.step)
         step_rest = _reseeded(train_graph, state.params, rest, key)
 
-        def loss_fn(params: Any) -> tuple[jax.Array, jax.Array]:
-            predictions = _apply(train_graph, params, step_rest, batch)
-            return jnp.mean(objective.loss(predictions, batch["targets"])), predictions
+        def loss_fn(params: Any) -> tuple[jax.Array, Any]:
+            predictions = forward(nnx.merge(train_graph, params, _fresh(step_rest)), batch, True)
+            return jnp.mean(objective.loss(predictions, batch)), predictions
 
         (loss, predictions), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -119,20 +116,20 @@ def make_steps(
         )
         metrics = {
             "loss": loss,
-            metric: jnp.mean(objective.metric(predictions, batch["targets"])),
+            metric: jnp.mean(objective.metric(predictions, batch)),
             "grad_norm": optax.tree.norm(grads),
         }
         return new_state, metrics
 
-    def predict(params: Any, batch: Batch) -> jax.Array:
-        return _apply(eval_graph, params, eval_rest, batch)
+    def predict(params: Any, batch: Batch) -> Any:
+        return forward(nnx.merge(eval_graph, params, _fresh(eval_rest)), batch, False)
 
     def eval_step(params: Any, batch: Batch) -> dict[str, jax.Array]:
         predictions = predict(params, batch)
         weights = batch["weights"]
         return {
-            "loss": jnp.sum(weights * objective.loss(predictions, batch["targets"])),
-            metric: jnp.sum(weights * objective.metric(predictions, batch["targets"])),
+            "loss": jnp.sum(weights * objective.loss(predictions, batch)),
+            metric: jnp.sum(weights * objective.metric(predictions, batch)),
             "count": jnp.sum(weights),
         }
 

@@ -1,11 +1,12 @@
-"""A user's own cells: importing the modules that register them, and checking cell names.
+"""A user's own cells and tasks: importing the modules that register them; checking cell names.
 
-A cell of one's own is a module that calls :func:`~gru_lstm_jax.cells.register_cell` when it
-is imported. Configs name such modules in ``imports`` (a tuple of module names, empty by
-default); :func:`~gru_lstm_jax.training.train_and_evaluate`, the studies and
-:func:`~gru_lstm_jax.training.load_trained` import them before they look a cell up, and the run
-folder's ``config.json`` keeps them, so a run rebuilt in a fresh process finds its cell again.
-A module must be importable by name: installed, or its folder on ``PYTHONPATH``.
+A cell (or task) of one's own is a module that calls :func:`~gru_lstm_jax.cells.register_cell`
+(or :func:`~gru_lstm_jax.tasks.register_task`) when it is imported. Configs name such modules
+in ``imports`` (a tuple of module names, empty by default);
+:func:`~gru_lstm_jax.training.train_and_evaluate`, the studies and
+:func:`~gru_lstm_jax.training.load_trained` import them before they look a cell or task up, and
+the run folder's ``config.json`` keeps them, so a run rebuilt in a fresh process finds them
+again. A module must be importable by name: installed, or its folder on ``PYTHONPATH``.
 """
 
 from __future__ import annotations

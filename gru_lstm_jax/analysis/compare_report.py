@@ -1,0 +1,147 @@
+"""The LSTM-vs-GRU study's ``report.md``, written from ``study.json`` alone (nothing re-trained).
+
+The report holds one table per task (mean ± sample standard deviation over seeds), the figures
+of :mod:`~gru_lstm_jax.analysis.compare_figures`, the gradient-flow fits when the study
+measured them, and the "Choosing between LSTM and GRU" section that
+:func:`~gru_lstm_jax.analysis.compare.choose_between_lstm_and_gru` derives from the numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+from gru_lstm_jax.analysis.compare import (
+    choose_between_lstm_and_gru,
+    format_mean_std,
+    metric_label,
+    task_in_percent,
+)
+from gru_lstm_jax.analysis.compare_figures import (
+    plot_gradient_flow,
+    plot_learning_curves,
+    plot_metric_vs_params,
+)
+
+__all__ = ["write_report"]
+
+
+def _table(entries: dict[str, dict[str, Any]]) -> list[str]:
+    """The Markdown table of one task's summary (``{cell: entry}``)."""
+    first = next(iter(entries.values()))
+    label = metric_label(first["metric"])
+    direction = "higher" if first["higher_is_better"] else "lower"
+    percent = task_in_percent(entries)
+    lines = [
+        f"| cell | parameters | test {label} ({direction} is better) | validation {label} "
+        "| steps/s | s/epoch |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for cell, e in entries.items():
+        lines.append(
+            f"| {cell} | {e['num_params']:,} | "
+            f"{format_mean_std(e['test_mean'], e['test_std'], percent)} | "
+            f"{format_mean_std(e['val_mean'], e['val_std'], percent)} | "
+            f"{e['steps_per_s_mean']:.1f} ± {e['steps_per_s_std']:.1f} | "
+            f"{e['seconds_per_epoch_mean']:.2f} ± {e['seconds_per_epoch_std']:.2f} |"
+        )
+    return lines
+
+
+def _metrics_paragraph(summary: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Which metric scores which task, from the summary."""
+    by_metric: dict[tuple[str, bool], list[str]] = {}
+    for task, entries in summary.items():
+        first = next(iter(entries.values()))
+        by_metric.setdefault((first["metric"], first["higher_is_better"]), []).append(task)
+    parts = [
+        f"{metric_label(name)} ({'higher' if higher else 'lower'} is better) on "
+        + ", ".join(f"`{t}`" for t in tasks)
+        for (name, higher), tasks in by_metric.items()
+    ]
+    return (
+        "Each task is scored by its registered objective's metric (`Task.objective.metric_name`),"
+        " which need not be the loss it trains on (e.g. the regression objective trains on the"
+        f" MSE and is scored by the MAE): {'; '.join(parts)}."
+    )
+
+
+def _gradient_flow_section(flow: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Gradient flow",
+        "",
+        f"‖∂L/∂h_t‖ on `{flow['task']}` validation sequences (the study's longest task with a "
+        "one-layer, unidirectional, last-step classifier), computed exactly with `jax.grad` "
+        "(`analysis.gradient_norms_over_time`): fresh models with Keras's biases (forget bias "
+        "1; seed mean), and the study's trained models (seed mean). The factor per step is "
+        "exp(-slope) of a log-linear fit; below 1 the gradient shrinks going back in time.",
+        "",
+        "| cell | fresh: factor per step | fresh: ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ "
+        "| trained: factor per step | trained: ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for cell, entry in flow["cells"].items():
+        cells = []
+        for fit in (entry["init_fit"], entry["trained_fit"]):
+            cells += (
+                [f"{fit['factor_per_step']:.3f}", f"{fit['first_to_last']:.2e}"]
+                if fit else ["underflow", "0"]
+            )  # fmt: skip
+        lines.append(f"| {cell} | " + " | ".join(cells) + " |")
+    return [*lines, "", "![gradient flow](gradient_flow.png)", ""]
+
+
+def write_report(study: dict[str, Any], workdir: str | os.PathLike) -> pathlib.Path:
+    """Writes ``report.md`` (and its figures) for a study.
+
+    Args:
+        study: the contents of ``study.json`` (``settings``, ``notes``, ``records``,
+            ``summary``, ``gradient_flow``, ``wall_time_s``).
+        workdir: the study's folder; figures are written beside the report.
+
+    Returns:
+        The path of ``report.md``.
+    """
+    path = pathlib.Path(workdir)
+    summary, settings = study["summary"], study["settings"]
+    plot_learning_curves(study["records"], path / "learning_curves.png")
+    plot_metric_vs_params(summary, path / "metric_vs_params.png")
+    flow = study["gradient_flow"]
+    if flow:
+        plot_gradient_flow(flow, path / "gradient_flow.png")
+    cell_names = ", ".join(settings["cells"])
+    if settings.get("imports"):
+        cell_names += f" (imports {', '.join(settings['imports'])})"
+    lines = [
+        "# LSTM vs GRU",
+        "",
+        f"Generated by `experiments/compare.py` ({settings['mode']} mode) on "
+        f"{settings['date']}: cells {cell_names}; "
+        f"seeds {', '.join(map(str, settings['seeds']))}; "
+        f"{settings['machine']}; jax {settings['jax']}. Every number is mean ± sample standard "
+        f"deviation over the seeds; the study took {study['wall_time_s'] / 60:.1f} minutes.",
+        "",
+    ]
+    lines += [f"- {note}" for note in study["notes"]] + ([""] if study["notes"] else [])
+    lines += ["## Results", "", _metrics_paragraph(summary), ""]
+    for task, entries in summary.items():
+        lines += [f"### {task}", "", *_table(entries), ""]
+    lines += [
+        "Steps per second and seconds per epoch are medians over a run's epochs, which leave "
+        "out the first epoch's compilation in runs of three epochs or more; the runs were "
+        "timed one after another.",
+        "",
+        "## Figures",
+        "",
+        "![learning curves](learning_curves.png)",
+        "",
+        "![test metric against parameters](metric_vs_params.png)",
+        "",
+    ]
+    if flow:
+        lines += _gradient_flow_section(flow)
+    lines += ["## Choosing between LSTM and GRU", "", *choose_between_lstm_and_gru(summary), ""]
+    report = path / "report.md"
+    report.write_text("\n".join(lines))
+    return report
