@@ -16,7 +16,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gru_lstm_jax import configs
-from gru_lstm_jax.analysis import gradient_flow_study
+from gru_lstm_jax.studies import gradient_flow_study
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "gradient_flow.py"), "Study config."

@@ -20,13 +20,13 @@ from numpy_reference import np_sigmoid, random_params
 from gru_lstm_jax.analysis import (
     fit_decay_rate,
     gate_statistics,
-    gradient_flow_study,
     gradient_norms_over_time,
     hidden_state_gradients,
     jacobian_norms,
 )
 from gru_lstm_jax.cells import Cell, get_cell
 from gru_lstm_jax.configs import gradient_flow as gradient_flow_config
+from gru_lstm_jax.studies import gradient_flow_study
 from gru_lstm_jax.training import load_trained
 
 B, T, F, H = 2, 5, 3, 4
@@ -463,7 +463,7 @@ def test_gradient_flow_study_smoke(tmp_path):
     targets = run.splits["val"]["targets"][: config.batch_size]
 
     def loss_fn(outputs, final_carry):
-        return jnp.mean(run.objective.loss(model.head(outputs[:, -1]), targets))
+        return jnp.mean(run.objective.loss(model.head(outputs[:, -1]), {"targets": targets}))
 
     direct = gradient_norms_over_time(
         layer.cell, layer.cell_params(), inputs, loss_fn, hidden_size=layer.hidden_size

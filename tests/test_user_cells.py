@@ -14,11 +14,11 @@ import textwrap
 
 import pytest
 
-from gru_lstm_jax.analysis import gradient_flow_study
-from gru_lstm_jax.analysis.compare import run_study
 from gru_lstm_jax.configs import gradient_flow as gradient_flow_config
 from gru_lstm_jax.configs import seq2seq as seq2seq_config
 from gru_lstm_jax.configs import xor
+from gru_lstm_jax.studies import gradient_flow_study
+from gru_lstm_jax.studies.compare import run_study
 from gru_lstm_jax.training import (
     check_cell_names,
     choose_cells,
@@ -26,7 +26,6 @@ from gru_lstm_jax.training import (
     run_folder,
     train_and_evaluate,
 )
-from gru_lstm_jax.training.seq2seq import train_and_evaluate_seq2seq
 from gru_lstm_jax.training.user_cells import module_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -206,7 +205,7 @@ def test_a_module_that_cannot_be_imported_fails_clearly_before_anything_is_writt
     seq2seq = seq2seq_config.get_config("smoke")
     seq2seq.imports = ("no_such_user_cells",)
     with pytest.raises(ValueError, match="no_such_user_cells"):
-        train_and_evaluate_seq2seq(seq2seq, tmp_path / "run")
+        train_and_evaluate(seq2seq, tmp_path / "run")
     flow = gradient_flow_config.get_config("smoke")
     flow.cells = ("lstm", "user_nope")
     with pytest.raises(ValueError, match=r"config.cells must be registered .*'user_nope'"):

@@ -3,7 +3,7 @@
 Each function draws one PNG: the seed-banded validation-loss curves of every task, the test
 metric against the parameter count, and ‖∂L/∂h_t‖ over time per cell. The records and the
 summary are those of :mod:`gru_lstm_jax.analysis.compare`; the gradient flow is the study's
-``gradient_flow`` entry (see :func:`gru_lstm_jax.training.study.run_study`).
+``gradient_flow`` entry (see :func:`gru_lstm_jax.studies.compare.run_study`).
 """
 
 from __future__ import annotations

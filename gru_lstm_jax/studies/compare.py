@@ -21,8 +21,8 @@ The gradient flow ‖∂L/∂h_t‖ is measured on the task with the longest seq
 whose model is a one-layer, unidirectional classifier with last-step pooling
 (``config.model``: ``kind="classifier"``, one hidden size, ``bidirectional=False``,
 ``pooling="last"``), the model that
-:func:`~gru_lstm_jax.analysis.study.classifier_gradient_norms` differentiates exactly (XOR's,
-temporal order's); a study without such a task has no gradient-flow section.
+:func:`~gru_lstm_jax.analysis.model_gradients.classifier_gradient_norms` differentiates exactly
+(XOR's, temporal order's); a study without such a task has no gradient-flow section.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import numpy as np
 
 from gru_lstm_jax.analysis.compare import format_metric, metric_label, shown_in_percent, summarize
 from gru_lstm_jax.analysis.compare_report import write_report
-from gru_lstm_jax.analysis.study import fit_decay_rate, split_gradient_norms
+from gru_lstm_jax.analysis.model_gradients import fit_decay_rate, split_gradient_norms
 from gru_lstm_jax.tasks import Objective, get_task
 from gru_lstm_jax.training import run_folder
 from gru_lstm_jax.training.loop import load_trained, prepare_run, train_and_evaluate
