@@ -262,14 +262,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     training = config.training
     last, best = run_folder.checkpoint_managers(path, training.checkpoints_to_keep)
     state = run.steps.init_state()
-    # An epoch is done when checkpoints/last holds it; whatever a crash left beyond that (a log
-    # line, a best checkpoint) is dropped here and trained again, to the same values.
-    start_epoch = last.latest_step() or 0
-    if start_epoch:
-        state = run_folder.restore_state(last, state)
-    for step in best.all_steps():
-        if step > start_epoch:
-            best.delete(step)
+    # An epoch is done when checkpoints/last holds it; a log line a crash left beyond that is
+    # dropped here and the epoch trained again, to the same values.
+    start_epoch, state = run_folder.restore_newest_intact(last, state)
     records = [r for r in run_folder.read_metrics(path) if r["epoch"] <= start_epoch]
     run_folder.write_metrics(path, records)
 
@@ -286,10 +281,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             state, train = train_epoch(run, state, epoch, progress)
             train_time = time.perf_counter() - started
             if not np.isfinite(train["loss"]):
+                kept = (
+                    f"{str(path / 'checkpoints' / 'last')!r} keeps the last good checkpoint "
+                    f"(epoch {epoch})"
+                    if epoch
+                    else "no epoch finished, so there is no checkpoint"
+                )
                 raise NonFiniteLossError(
                     f"non-finite training loss ({train['loss']}) in epoch {epoch + 1}; training "
-                    f"stopped and {str(path / 'checkpoints')!r} keeps the last good checkpoint "
-                    f"(epoch {epoch}); lower optimizer.learning_rate or set optimizer.clip_norm"
+                    f"stopped and {kept}; lower optimizer.learning_rate or set "
+                    "optimizer.clip_norm"
                 )
             val = evaluate(run, state.params, run.splits["val"])
             record = {
@@ -303,9 +304,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                 "train_time_s": train_time,
             }
             records.append(record)
-            # The log, then best, then last: last committing ends the epoch (see above).
+            # The log, then best, then last: last committing ends the epoch (see above). A
+            # best checkpoint of this epoch that a crash left is the same state; it stays.
             run_folder.write_metrics(path, records)
-            run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
+            if epoch + 1 not in best.all_steps():
+                run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
             run_folder.save_state(last, epoch + 1, state)
     finally:
         progress.close()

@@ -9,8 +9,10 @@ figures as PNG.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pathlib
+import shutil
 import tempfile
 from typing import Any
 
@@ -23,6 +25,7 @@ __all__ = [
     "checkpoint_managers",
     "read_json",
     "read_metrics",
+    "restore_newest_intact",
     "restore_state",
     "save_state",
     "write_json",
@@ -70,18 +73,38 @@ def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> 
         kind: what the folder holds, for the error message (``"run"``, ``"study"``, ...).
 
     Raises:
-        ValueError: if ``workdir / "config.json"`` exists and holds another config.
+        ValueError: if ``workdir / "config.json"`` exists and holds another config; the
+            message names the fields that differ (saved -> new), the first five of them.
     """
     settings = json.loads(config.to_json())
     saved = workdir / "config.json"
-    if saved.exists() and _without_empty_imports(read_json(saved)) != _without_empty_imports(
-        settings
-    ):
-        raise ValueError(
-            f"workdir {str(workdir)!r} holds a {kind} with a different config; run it again "
-            "with the same config or choose a new workdir"
+    if saved.exists():
+        changes = _differences(
+            _without_empty_imports(read_json(saved)), _without_empty_imports(settings)
         )
+        if changes:
+            listed = "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else "")
+            raise ValueError(
+                f"workdir {str(workdir)!r} holds a {kind} with a different config ({listed}); "
+                "run it again with the same config or choose a new workdir"
+            )
     return settings
+
+
+def _differences(saved: Any, new: Any, prefix: str = "") -> list[str]:
+    """The fields where two JSON configs differ, as ``"field: saved -> new"``, in order."""
+    if isinstance(saved, dict) and isinstance(new, dict):
+        changes = []
+        for key in [*saved, *(k for k in new if k not in saved)]:
+            field = f"{prefix}{key}"
+            if key not in new:
+                changes.append(f"{field}: {saved[key]!r} -> (absent)")
+            elif key not in saved:
+                changes.append(f"{field}: (absent) -> {new[key]!r}")
+            else:
+                changes += _differences(saved[key], new[key], f"{field}.")
+        return changes
+    return [] if saved == new else [f"{prefix.rstrip('.')}: {saved!r} -> {new!r}"]
 
 
 def _without_empty_imports(settings: Any) -> Any:
@@ -214,3 +237,52 @@ def restore_state(manager: ocp.CheckpointManager, target: Any, step: int | None 
     step = manager.latest_step() if step is None else step
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
     return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def restore_newest_intact(manager: ocp.CheckpointManager, target: Any) -> tuple[int, Any]:
+    """Restores the newest checkpoint of ``manager`` that reads back.
+
+    A newer checkpoint that does not (truncated or missing files, an empty step folder) is
+    moved, untouched, to ``checkpoints/damaged/<manager>-<step>`` and a warning names it;
+    nothing is deleted.
+
+    Args:
+        manager: ``checkpoints/last``.
+        target: a state of the checkpoints' structure (shapes and dtypes).
+
+    Returns:
+        ``(step, state)``; ``(0, target)`` when the manager holds no checkpoint.
+
+    Raises:
+        ValueError: when it holds checkpoints and none reads back (one line, naming the folder).
+    """
+    directory = pathlib.Path(str(manager.directory))
+    damaged = []
+    for step in sorted(manager.all_steps(), reverse=True):
+        # A fresh reader per step: a manager that met a damaged step may not read others.
+        reader = ocp.CheckpointManager(directory)
+        try:
+            state = restore_state(reader, target, step)
+        except Exception as error:  # Orbax and tensorstore raise many kinds
+            damaged.append((step, str(error).splitlines()[0][:200]))
+            continue
+        finally:
+            reader.close()
+        for bad, reason in damaged:
+            aside = directory.parent / "damaged" / f"{directory.name}-{bad}"
+            aside.parent.mkdir(exist_ok=True)
+            shutil.move(directory / str(bad), aside)
+            logging.getLogger(__name__).warning(
+                "checkpoint %s is damaged (%s); moved to %s, resuming from step %d",
+                directory / str(bad), reason, aside, step,
+            )  # fmt: skip
+        if damaged:
+            manager.reload()
+        return step, state
+    if damaged:
+        steps = [step for step, _ in damaged]
+        raise ValueError(
+            f"no checkpoint in {str(directory)!r} reads back (steps {steps}: {damaged[0][1]}); "
+            "move the run folder away to start again"
+        )
+    return 0, target
