@@ -432,6 +432,26 @@ def test_fit_decay_rate_recovers_an_exponential():
         fit_decay_rate(np.array([1.0, 2.0, 0.0]))
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("num_seeds", 0, "config.num_seeds must be a positive int"),
+        ("batch_size", -1, "config.batch_size must be a positive int"),
+        ("xor.data.length", 0, "length"),
+    ],
+)
+def test_gradient_flow_study_refuses_bad_settings_before_any_write(field, value, match, tmp_path):
+    config = gradient_flow_config.get_config("smoke")
+    *parents, leaf = field.split(".")
+    node = config
+    for parent in parents:
+        node = node[parent]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=match):
+        gradient_flow_study(config, tmp_path / "study")
+    assert not (tmp_path / "study").exists()
+
+
 def test_gradient_flow_study_smoke(tmp_path):
     config = gradient_flow_config.get_config("smoke")
     config.cells = ("rnn", "lstm")

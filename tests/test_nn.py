@@ -248,6 +248,9 @@ def test_summary_table():
     )
     with pytest.raises(ValueError, match="input_shape must be"):
         summary(model, (50, 0))
+    # A wrong input shape names the layer that refuses it.
+    with pytest.raises(ValueError, match=r"layer 'lstm' \(LSTM\) does not take .*\(None, 50, 3\)"):
+        summary(model, (50, 3))
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,8 @@ def summary(model: Any, input_shape: Sequence[int]) -> ModelSummary:
         A :class:`ModelSummary`; ``print()`` it for the table.
 
     Raises:
-        ValueError: if ``input_shape`` is not a sequence of positive ints.
+        ValueError: if ``input_shape`` is not a sequence of positive ints, or naming the first
+            layer that does not take its input (with that input's shape).
     """
     input_shape = tuple(input_shape)
     if not input_shape or not all(
@@ -101,10 +102,16 @@ def summary(model: Any, input_shape: Sequence[int]) -> ModelSummary:
     counts: dict[str, int] = {}
     rows = []
     for layer in layers:
-        value = jax.eval_shape(lambda x, layer=layer: layer(x), value)
         type_name = type(layer).__name__ if isinstance(layer, nnx.Module) else layer.__name__
         base = _keras_name(type_name)
         name = base if base not in counts else f"{base}_{counts[base]}"
         counts[base] = counts.get(base, 0) + 1
+        try:
+            value = jax.eval_shape(lambda x, layer=layer: layer(x), value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"layer {name!r} ({type_name}) does not take its input of shape "
+                f"{_batchless(value)}: {error}"
+            ) from error
         rows.append(LayerSummary(name, type_name, _batchless(value), count_params(layer)))
     return ModelSummary(tuple(rows), sum(row.params for row in rows))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gru_lstm_jax.analysis.model_gradients import fit_decay_rate, split_gradient_norms
+from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.training import load_trained, plots, prepare_run, run_folder, train_and_evaluate
 from gru_lstm_jax.training.user_cells import (
     check_cell_names,
@@ -41,7 +42,8 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
 
     Raises:
         ValueError: if a module of the imports cannot be imported, a cell is not registered,
-            or ``workdir`` is not writable or holds a study with a different config; nothing is
+            ``num_seeds`` or ``batch_size`` is not a positive int, the XOR config is bad, or
+            ``workdir`` is not writable or holds a study with a different config; nothing is
             written then.
     """
     imports = import_cell_modules(
@@ -51,7 +53,10 @@ def gradient_flow_study(config: Any, workdir: str | os.PathLike) -> dict[str, An
         ]
     )
     check_cell_names(config.cells, "config.cells")
+    check_positive_int(config.num_seeds, "config.num_seeds")
+    check_positive_int(config.batch_size, "config.batch_size")
     path = run_folder.check_writable(workdir)
+    prepare_run(config.xor)  # the XOR config's own checks, before anything is written
     settings = run_folder.check_same_config(path, config, "gradient-flow study")
     path.mkdir(parents=True, exist_ok=True)
     run_folder.write_json(path / "config.json", settings)
