@@ -23,7 +23,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the adding config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
     config = ml_collections.ConfigDict()
     config.seed = 0
-    # Modules that register cells of one's own, imported before the cell is looked up.
+    # Modules that register cells or tasks of one's own, imported before they are looked up.
     config.imports = ()
     config.data = ml_collections.ConfigDict(
         {"name": "adding", "length": 100, "num_train": 10_000, "num_val": 1_000, "num_test": 1_000}

@@ -67,7 +67,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """
     config = ml_collections.ConfigDict()
     config.seed = 0
-    # Modules that register cells of one's own, imported before the cell is looked up
+    # Modules that register cells or tasks of one's own, imported before they are looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
     config.data = ml_collections.ConfigDict(

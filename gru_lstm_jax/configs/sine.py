@@ -14,7 +14,7 @@ Expected result (measured; 684 train / 76 validation / 190 test windows; the tes
 the last epoch, see ``training.test_checkpoint``). The noise variance is 0.01, but what a predictor
 can reach depends on the split's noise draw, so every run also writes to ``results.json`` the MSE
 of reference predictors on the same windows (``"references"``,
-:func:`gru_lstm_jax.data.sine_reference_predictions`), and each predictor's squared error against
+:func:`gru_lstm_jax.tasks.sine.reference_predictions`), and each predictor's squared error against
 the noise-free sine (``"noise_free_error"``), which takes the noise draw out; the script prints
 both for the test split. The references: the noise-free sine itself (the floor); a phase fit that
 knows the frequency and the amplitude and fits each window's phase by least squares, which is
@@ -83,7 +83,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the sine config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
     config = ml_collections.ConfigDict()
     config.seed = 0
-    # Modules that register cells of one's own, imported before the cell is looked up
+    # Modules that register cells or tasks of one's own, imported before they are looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
     config.data = ml_collections.ConfigDict(
