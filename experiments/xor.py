@@ -22,7 +22,7 @@ from ml_collections import config_flags
 
 from gru_lstm_jax import configs
 from gru_lstm_jax.configs import xor
-from gru_lstm_jax.training import cells_from_flags, plots, run_folder, train_and_evaluate
+from gru_lstm_jax.training.sweeps import cells_and_lengths_from_flags, train_length_sweep
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(pathlib.Path(configs.__file__).parent / "xor.py"), "Experiment config."
@@ -38,47 +38,20 @@ _LENGTHS = flags.DEFINE_list(
 )
 
 
-def cells_and_lengths() -> tuple[tuple[str, ...], list[int]]:
-    """The registered cells and the lengths to train; fails before anything is written."""
-    config = _CONFIG.value
-    overrides = config_flags.get_override_values(flags.FLAGS["config"])
-    if flags.FLAGS["lengths"].present and "data.length" in overrides:
-        raise app.UsageError(
-            f"--lengths and --config.data.length both choose the length (--lengths="
-            f"{','.join(_LENGTHS.value)}, config.data.length={config.data.length}); give only "
-            "one of them"
-        )
-    cells = cells_from_flags(config, xor.get_config(), _CELLS)
-    try:
-        lengths = [int(length) for length in _LENGTHS.value]
-    except ValueError as error:
-        raise app.UsageError(f"--lengths must be integers; got {_LENGTHS.value}") from error
-    return cells, lengths or [config.data.length]
-
-
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO
-    cells, lengths = cells_and_lengths()
-    workdir = pathlib.Path(_WORKDIR.value)
-    sweep = []
-    for length in lengths:
-        for cell in cells:
-            config = _CONFIG.value.copy_and_resolve_references()
-            config.model.cell = cell
-            config.data.length = length
-            run = workdir / f"{cell}_L{length}"
-            results = train_and_evaluate(config, run)
-            sweep.append({**results, "length": length, "workdir": str(run)})
-            accuracy = results["final"]
-            print(f"{cell} L={length}: val accuracy {accuracy['val']['accuracy']:.4f}, "
-                  f"test accuracy {accuracy['test']['accuracy']:.4f}, "
-                  f"{results['wall_time_s']:.0f} s -> {run}")  # fmt: skip
-    workdir.mkdir(parents=True, exist_ok=True)
-    run_folder.write_json(workdir / "sweep.json", sweep)
-    if len(lengths) > 1:
-        figure = plots.plot_accuracy_vs_length(sweep, workdir / "accuracy_vs_length.png")
-        print(f"sweep figure: {figure}")
+    config = _CONFIG.value
+    cells, lengths = cells_and_lengths_from_flags(config, xor.get_config(), _CELLS, _LENGTHS)
+
+    def describe(results: dict) -> str:
+        final = results["final"]
+        return (
+            f"val accuracy {final['val']['accuracy']:.4f}, "
+            f"test accuracy {final['test']['accuracy']:.4f}"
+        )
+
+    train_length_sweep(config, _WORKDIR.value, cells, lengths, describe, baseline=(0.5, "chance"))
 
 
 if __name__ == "__main__":

@@ -212,9 +212,9 @@ def test_adding_script_sweeps_lengths(tmp_path):
     ]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "rnn T=5: test MSE" in completed.stdout and str(tmp_path / "rnn_T5") in completed.stdout
+    assert "rnn L=5: test MSE" in completed.stdout and str(tmp_path / "rnn_L5") in completed.stdout
     assert [r["length"] for r in run_folder.read_json(tmp_path / "sweep.json")] == [4, 5]
-    assert (tmp_path / "mse_vs_length.png").exists()
+    assert (tmp_path / "loss_vs_length.png").exists()
 
 
 def test_temporal_order_script_trains_one_cell(tmp_path):

@@ -28,14 +28,11 @@ task metric is the MAE).
 
 from __future__ import annotations
 
-import os
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
-from matplotlib.figure import Figure
 
 from gru_lstm_jax.configs import adding as adding_config
 from gru_lstm_jax.data.checks import check_int
@@ -45,12 +42,11 @@ from gru_lstm_jax.tasks.base import (
     build_for_features,
     check_options,
     register_task,
-    save_figure,
     write_test_predictions,
 )
 from gru_lstm_jax.tasks.objectives import OBJECTIVES
 
-__all__ = ["ADDING", "CONSTANT_ONE_MSE", "make_adding_data", "plot_mse_vs_length"]
+__all__ = ["ADDING", "CONSTANT_ONE_MSE", "make_adding_data"]
 
 # Var(x_a + x_b) for independent U[0, 1]: the MSE of always predicting E[y] = 1.
 CONSTANT_ONE_MSE = 2.0 / 12.0
@@ -108,39 +104,6 @@ def _adding_sequences(key: jax.Array, num: int, length: int) -> dict[str, np.nda
     markers[rows, second] = 1.0
     targets = values[rows, first] + values[rows, second]
     return {"inputs": np.stack([values, markers], axis=-1), "targets": targets[:, None]}
-
-
-def plot_mse_vs_length(
-    results: Sequence[dict], path: str | os.PathLike, *, split: str = "test"
-) -> pathlib.Path:
-    """Draws each cell's MSE against the sequence length, with the constant-1 baseline.
-
-    Args:
-        results: dicts with ``"cell"``, ``"length"`` and ``"final"`` (the runs'
-            ``results.json`` plus the length).
-        path: the PNG to write.
-        split: which split's MSE (``final[split]["loss"]``) to draw.
-
-    Returns:
-        ``path``.
-    """
-    figure = Figure(figsize=(6, 4))
-    axis = figure.subplots()
-    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]
-    for index, cell in enumerate(sorted({r["cell"] for r in results})):
-        rows = sorted(
-            (r["length"], r["final"][split]["loss"]) for r in results if r["cell"] == cell
-        )
-        marker, line = styles[index % len(styles)]
-        axis.plot(*zip(*rows, strict=True), marker=marker, linestyle=line, label=cell)
-    lengths = sorted({r["length"] for r in results})
-    axis.axhline(CONSTANT_ONE_MSE, color="0.6", linestyle="--", label="predict 1 (1/6)")
-    axis.set(xlabel="sequence length T", ylabel=f"{split} MSE", xscale="log", yscale="log")
-    axis.set_xticks(lengths, [str(length) for length in lengths])
-    axis.minorticks_off()
-    axis.set_title("Adding problem")
-    axis.legend()
-    return save_figure(figure, pathlib.Path(path))
 
 
 def _load(options: dict[str, Any], key: Any) -> Data:

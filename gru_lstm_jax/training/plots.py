@@ -17,10 +17,10 @@ from gru_lstm_jax.tasks.base import save_figure
 from gru_lstm_jax.training import run_folder
 
 __all__ = [
-    "plot_accuracy_vs_length",
     "plot_gradient_flow",
     "plot_learning_curves",
     "plot_loss_comparison",
+    "plot_metric_vs_length",
 ]
 
 
@@ -70,16 +70,27 @@ def plot_loss_comparison(
     return save_figure(figure, pathlib.Path(path))
 
 
-def plot_accuracy_vs_length(
-    results: Sequence[dict], path: str | os.PathLike, *, split: str = "val"
+def plot_metric_vs_length(
+    results: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    metric: str,
+    title: str,
+    split: str = "val",
+    baseline: tuple[float, str] | None = None,
+    log_y: bool = False,
 ) -> pathlib.Path:
-    """Draws the accuracy of each cell against the sequence length (the XOR sweep).
+    """Draws each cell's ``metric`` against the sequence length (a length sweep).
 
     Args:
         results: dicts with ``"cell"``, ``"length"`` and ``"final"`` (the runs'
             ``results.json`` plus the length).
         path: the PNG to write.
-        split: which split's accuracy to draw.
+        metric: the key in ``final[split]``, e.g. ``"accuracy"`` or ``"loss"``.
+        title: the figure's title.
+        split: which split's metric to draw.
+        baseline: ``(value, label)`` for a dashed horizontal line, or ``None``.
+        log_y: a logarithmic metric axis (for errors that span decades).
 
     Returns:
         ``path``.
@@ -89,17 +100,19 @@ def plot_accuracy_vs_length(
     styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]
     for index, cell in enumerate(sorted({r["cell"] for r in results})):
         rows = sorted(
-            (r["length"], r["final"][split]["accuracy"]) for r in results if r["cell"] == cell
+            (r["length"], r["final"][split][metric]) for r in results if r["cell"] == cell
         )
         marker, line = styles[index % len(styles)]
         # Coinciding curves (every cell at 100%) stay visible through their markers and dashes.
         axis.plot(*zip(*rows, strict=True), marker=marker, linestyle=line, label=cell)
+    if baseline is not None:
+        axis.axhline(baseline[0], color="0.6", linestyle="--", label=baseline[1])
     lengths = sorted({r["length"] for r in results})
-    axis.axhline(0.5, color="0.6", linestyle="--", label="chance")
-    axis.set(xlabel="sequence length L", ylabel=f"{split} accuracy", xscale="log", ylim=(0.4, 1.02))
+    axis.set(xlabel="sequence length", ylabel=f"{split} {metric}", xscale="log", title=title)
+    if log_y:
+        axis.set_yscale("log")
     axis.set_xticks(lengths, [str(length) for length in lengths])
     axis.minorticks_off()
-    axis.set_title("Long-range XOR")
     axis.legend()
     return save_figure(figure, pathlib.Path(path))
 
