@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.nn.rnn import check_positive_int
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.recurrence import run_scan, sequence_mask
 
 __all__ = [

@@ -10,22 +10,17 @@ is meant to learn from the first step of training, instead of forgetting it geom
 
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
+
+from gru_lstm_jax.checks import check_int
 
 __all__ = ["check_chrono_max_length", "chrono_bias"]
 
 
 def check_chrono_max_length(max_length: object) -> None:
     """Raises ``ValueError`` unless ``max_length`` is an int ``>= 3`` (``U[1, T_max - 1]``)."""
-    if (
-        isinstance(max_length, bool)
-        or not isinstance(max_length, numbers.Integral)
-        or max_length < 3
-    ):
-        raise ValueError(f"chrono_max_length must be an int >= 3; got {max_length!r}")
+    check_int(max_length, "chrono_max_length", minimum=3)
 
 
 def chrono_bias(key: jax.Array, hidden_size: int, max_length: int) -> jax.Array:

@@ -8,7 +8,6 @@ forward 1, ...) ``W_ih`` ``(4H, in)`` and ``W_hh`` ``(4H, H)``, all of them firs
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ import jax.numpy as jnp
 from jax.experimental import rnn
 
 from gru_lstm_jax.cells.lstm import LSTMState
+from gru_lstm_jax.checks import check_positive_int
 
 __all__ = [
     "check_lstm_params",
@@ -168,13 +168,9 @@ def lstm_params_from_cudnn(
     Raises:
         ValueError: if a size is not a positive int or ``weights`` is not ``(N,)``.
     """
-    for value, name in (
-        (input_size, "input_size"),
-        (hidden_size, "hidden_size"),
-        (num_layers, "num_layers"),
-    ):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    check_positive_int(input_size, "input_size")
+    check_positive_int(hidden_size, "hidden_size")
+    check_positive_int(num_layers, "num_layers")
     input_size, hidden_size, num_layers = int(input_size), int(hidden_size), int(num_layers)
     count = rnn.get_num_params_in_lstm(input_size, hidden_size, num_layers, bidirectional)
     weights = jnp.asarray(weights)

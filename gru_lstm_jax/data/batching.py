@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping
 import jax
 import numpy as np
 
+from gru_lstm_jax.checks import check_positive_int
+
 __all__ = [
     "bucketed_batches",
     "check_bucket_width",
@@ -260,12 +262,7 @@ def _trim(batch: dict[str, np.ndarray], bucket_width: int) -> dict[str, np.ndarr
 
 def _check_batch_size(batch_size: object, size: int, *, allow_larger: bool) -> None:
     """Raises ``ValueError`` unless ``batch_size`` is a positive int (``<= size`` if required)."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size < 1  # type: ignore[operator]
-    ):
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
     if not allow_larger and batch_size > size:
         raise ValueError(
             f"batch_size must be at most the split size {size} so that an epoch has a full "

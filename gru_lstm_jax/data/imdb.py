@@ -32,7 +32,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from gru_lstm_jax.data.checks import check_int, check_real
+from gru_lstm_jax.checks import check_int, check_real
 
 __all__ = [
     "OOV_ID",

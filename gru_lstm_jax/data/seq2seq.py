@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from gru_lstm_jax.data.checks import check_int
+from gru_lstm_jax.checks import check_int
 
 __all__ = [
     "BOS_ID",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gru_lstm_jax.data.checks import check_int, check_real
+from gru_lstm_jax.checks import check_int, check_real
 
 __all__ = ["SineData", "make_sine_data"]
 

@@ -13,13 +13,10 @@ network cannot get above chance by remembering only one of them.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import jax
 import numpy as np
 
-from gru_lstm_jax.data.checks import check_int
+from gru_lstm_jax.checks import check_int, check_real
 
 __all__ = ["make_xor_data"]
 
@@ -59,13 +56,7 @@ def make_xor_data(
     check_int(length, "length", minimum=2)
     check_int(num_sequences, "num_sequences", minimum=1)
     check_int(test_sequences, "test_sequences", minimum=1)
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, numbers.Real)
-        or not math.isfinite(val_fraction)
-        or not 0 < val_fraction < 1
-    ):
-        raise ValueError(f"val_fraction must be a fraction in (0, 1); got {val_fraction!r}")
+    check_real(val_fraction, "val_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
     if not isinstance(distractors, (bool, np.bool_)):
         raise ValueError(f"distractors must be a bool; got {distractors!r}")
 

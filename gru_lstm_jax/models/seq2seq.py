@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.nn import RNN, AdditiveAttention, Bidirectional
-from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.recurrence import sequence_mask
 
 __all__ = ["Seq2SeqAttention"]

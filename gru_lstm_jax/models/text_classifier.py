@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +10,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.checks import check_int, check_positive_int
 from gru_lstm_jax.models.classifier import SequenceClassifier
-from gru_lstm_jax.nn.rnn import check_positive_int
 
 __all__ = ["TextClassifier"]
 
@@ -46,12 +45,7 @@ class TextClassifier(nnx.Module):
             **classifier_options: :class:`~gru_lstm_jax.models.SequenceClassifier`'s options
                 (``num_outputs``, ``bidirectional``, ``pooling``, dropouts, cell options).
         """
-        if (
-            isinstance(vocab_size, bool)
-            or not isinstance(vocab_size, numbers.Integral)
-            or vocab_size < 2
-        ):
-            raise ValueError(f"vocab_size must be an int >= 2; got {vocab_size!r}")
+        check_int(vocab_size, "vocab_size", minimum=2)
         check_positive_int(embed_dim, "embed_dim")
         self.vocab_size = vocab_size
         self.embed = nnx.Embed(vocab_size, embed_dim, rngs=rngs)

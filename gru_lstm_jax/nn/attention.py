@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from gru_lstm_jax.nn.rnn import check_positive_int
+from gru_lstm_jax.checks import check_positive_int
 
 __all__ = ["AdditiveAttention", "masked_softmax"]
 

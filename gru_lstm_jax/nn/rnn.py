@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
+from gru_lstm_jax.checks import check_bool, check_positive_int, check_rate
 from gru_lstm_jax.recurrence import (
     add_batch_axis,
     check_implementation,
@@ -20,27 +20,6 @@ from gru_lstm_jax.recurrence import (
 )
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
-
-
-def check_positive_int(value: Any, name: str) -> None:
-    """Raises ``ValueError`` unless ``value`` is a positive integer (``bool`` excluded).
-
-    Python ints and numpy integers (``np.int64(4)``) are accepted.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-
-
-def check_bool(value: Any, name: str) -> None:
-    """Raises ``TypeError`` unless ``value`` is a ``bool`` (a string such as ``"false"`` is not)."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool (True or False); got {value!r}")
-
-
-def check_rate(value: Any, name: str) -> None:
-    """Raises ``ValueError`` unless ``value`` is a dropout rate in ``[0, 1)`` (numpy floats too)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a dropout rate in [0, 1); got {value!r}")
 
 
 def check_sequence_input(xs: Any, in_features: int) -> jax.Array:

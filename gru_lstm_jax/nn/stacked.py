@@ -10,8 +10,9 @@ import jax
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.checks import check_bool, check_positive_int, check_rate
 from gru_lstm_jax.nn.bidirectional import Bidirectional
-from gru_lstm_jax.nn.rnn import RNN, check_bool, check_positive_int, check_rate
+from gru_lstm_jax.nn.rnn import RNN
 
 __all__ = ["StackedRNN"]
 

@@ -31,13 +31,13 @@ All compute the same numbers; the tests hold them to each other.
 from __future__ import annotations
 
 import functools
-import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from gru_lstm_jax.cells import Cell, lstm_cell
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.recurrence.associative import associative_scan, linear_in_h
 from gru_lstm_jax.recurrence.cudnn import (
     CUDNN_IMPLEMENTATIONS,
@@ -179,10 +179,7 @@ def run_scan(
     resets = _check_flags(resets, "resets", batch, time)
 
     if hidden_size is not None:
-        if not isinstance(hidden_size, numbers.Integral) or isinstance(hidden_size, bool):
-            raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
-        if hidden_size <= 0:
-            raise ValueError(f"hidden_size must be a positive int; got {hidden_size!r}")
+        check_positive_int(hidden_size, "hidden_size")
         hidden_size = int(hidden_size)
     if initial_carry is None:
         if hidden_size is None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gru_lstm_jax.analysis.model_gradients import fit_decay_rate, split_gradient_norms
-from gru_lstm_jax.nn.rnn import check_positive_int
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.training import load_trained, plots, prepare_run, run_folder, train_and_evaluate
 from gru_lstm_jax.training.user_cells import (
     check_cell_names,

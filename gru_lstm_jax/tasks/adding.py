@@ -34,8 +34,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from gru_lstm_jax.checks import check_int
 from gru_lstm_jax.configs import adding as adding_config
-from gru_lstm_jax.data.checks import check_int
 from gru_lstm_jax.tasks.base import (
     Data,
     Task,

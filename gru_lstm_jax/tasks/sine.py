@@ -19,8 +19,8 @@ import numpy as np
 from flax import nnx
 from matplotlib.figure import Figure
 
+from gru_lstm_jax.checks import check_real
 from gru_lstm_jax.configs import sine as sine_config
-from gru_lstm_jax.data.checks import check_real
 from gru_lstm_jax.data.sine import SineData, make_sine_data
 from gru_lstm_jax.models import autoregressive_forecast, build_model
 from gru_lstm_jax.tasks.base import Data, Task, check_options, register_task, save_figure

@@ -38,8 +38,8 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from gru_lstm_jax.checks import check_int
 from gru_lstm_jax.configs import temporal_order as temporal_order_config
-from gru_lstm_jax.data.checks import check_int
 from gru_lstm_jax.tasks.base import (
     Data,
     Task,

@@ -24,9 +24,9 @@ from flax import nnx
 from tqdm.auto import tqdm
 
 from gru_lstm_jax import data as datasets
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.data.batching import check_bucket_width
 from gru_lstm_jax.nn import count_params
-from gru_lstm_jax.nn.rnn import check_positive_int
 from gru_lstm_jax.tasks.base import Task, get_task
 from gru_lstm_jax.tasks.objectives import Objective
 from gru_lstm_jax.training import plots, run_folder

@@ -6,7 +6,7 @@ from typing import Any
 
 import optax
 
-from gru_lstm_jax.data.checks import check_real
+from gru_lstm_jax.checks import check_real
 
 __all__ = ["SCHEDULES", "check_clip_norm", "check_learning_rate", "make_optimizer"]
 
