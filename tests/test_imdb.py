@@ -160,6 +160,8 @@ def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path, monkeypatch):
     for bad in (["Fine.", ""], ["Fine.", "<br />"], ["Fine.", "  -- !"]):
         with pytest.raises(ValueError, match=r"texts\[1\] has no word after tokenisation"):
             predict_texts("run", bad)
+    with pytest.raises(ValueError, match=r"texts\[0\] must be a str or bytes; got NoneType"):
+        predict_texts("run", [None])
     with tfds.testing.mock_data(num_examples=40):  # load_trained rebuilds the run's data
         _, params = load_trained("run")
     assert jax.tree.leaves(params)

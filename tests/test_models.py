@@ -59,6 +59,10 @@ def test_classifier_pooling(rng):
     message = r"pooling must be one of \['last', 'mean', 'max', 'attention'\]"
     with pytest.raises(ValueError, match=message):
         SequenceClassifier("gru", 2, (5,), pooling="median", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="num_outputs must be a positive int; got 0"):
+        SequenceClassifier("gru", 2, (5,), num_outputs=0, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="out_features must be a positive int; got 0"):
+        Forecaster("lstm", 1, (4,), out_features=0, rngs=nnx.Rngs(0))
 
 
 @pytest.mark.parametrize(("cell", "chrono"), [("lstm", True), ("gru", True), ("rnn", False)])

@@ -257,6 +257,7 @@ def test_summary_table():
     ("build", "match"),
     [
         (lambda: LSTM(F, 0, rngs=nnx.Rngs(0)), "hidden_size must be a positive int; got 0"),
+        (lambda: LSTM(F, H, unroll=0, rngs=nnx.Rngs(0)), "unroll must be a positive int; got 0"),
         (lambda: GRU(F, -3, rngs=nnx.Rngs(0)), "hidden_size must be a positive int; got -3"),
         (lambda: LSTM(0, H, rngs=nnx.Rngs(0)), "in_features must be a positive int"),
         (lambda: RNN("lsmt", F, H, rngs=nnx.Rngs(0)), "registered names"),

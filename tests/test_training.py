@@ -240,6 +240,20 @@ def _with(config, **changes):
         (_with(xor.get_config("smoke"), optimizer__name="adagrad"), "optimizer.name"),
         (_with(xor.get_config("smoke"), data__name="mnist"), "config.data.name must be a regi"),
         (_with(xor.get_config("smoke"), data__lenght=50), "config.data.lenght is not an option"),
+        (_with(sine.get_config("smoke"), training__num_epoch=1), "config.training.num_epoch is"),
+        (_with(sine.get_config("smoke"), optimizer__lr=0.1), "config.optimizer.lr is not a fie"),
+        (
+            _with(sine.get_config("smoke"), training__eval_batch_size=0),
+            "config.training.eval_batch_size must be a positive int",
+        ),
+        (
+            _with(
+                sine.get_config("smoke"),
+                optimizer__schedule="warmup_cosine",
+                optimizer__warmup_steps=-3,
+            ),
+            r"optimizer.warmup_steps must be an int >= 0",
+        ),
         (
             _with(seq2seq.get_config("smoke"), optimizer__learning_rate=float("nan")),
             "learning_rate must be a finite positive number",

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.nn import AdditiveAttention, StackedRNN
 from gru_lstm_jax.recurrence import sequence_mask
 
@@ -58,6 +59,7 @@ class SequenceClassifier(nnx.Module):
             rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
             **cell_options: options of a named cell.
         """
+        check_positive_int(num_outputs, "num_outputs")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {pooling!r}")
         self.pooling = pooling

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.nn import StackedRNN
 
 __all__ = ["Forecaster", "autoregressive_forecast"]
@@ -46,6 +47,7 @@ class Forecaster(nnx.Module):
             rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
             **cell_options: options of a named cell.
         """
+        check_positive_int(out_features, "out_features")
         self.encoder = StackedRNN(
             cell, in_features, list(hidden_sizes), dropout=dropout,
             recurrent_dropout=recurrent_dropout, rngs=rngs, **cell_options,

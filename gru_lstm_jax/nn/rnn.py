@@ -98,7 +98,7 @@ class RNN(nnx.Module):
             dropout: input dropout rate (one mask per sequence).
             recurrent_dropout: dropout rate on ``h`` entering each step (one mask per
                 sequence); needs a carry with an ``h`` field.
-            unroll: the ``lax.scan`` unroll factor.
+            unroll: the ``lax.scan`` unroll factor, a positive int (or ``True``: all steps).
             remat: rematerialise each step in the backward pass to save memory.
             implementation: how ``run_scan`` runs the cell: ``"auto"``, ``"fused"``,
                 ``"scan"``, ``"cudnn"`` or ``"cudnn_reference"`` (see
@@ -126,6 +126,8 @@ class RNN(nnx.Module):
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
+        if not isinstance(unroll, bool):
+            check_positive_int(unroll, "unroll")
         self.unroll = unroll
         self.remat = remat
         self.implementation = implementation

@@ -79,13 +79,16 @@ def predict_texts(
         the probability of the chosen label.
 
     Raises:
-        ValueError: if a text has no word after tokenisation (``""``, ``"<br />"``, only
-            punctuation): there is nothing to classify. The message names its index.
+        ValueError: if a text is not a ``str`` or ``bytes``, or has no word after tokenisation
+            (``""``, ``"<br />"``, only punctuation): there is nothing to classify. The message
+            names its index.
     """
     if isinstance(texts, (str, bytes)):
         texts = [texts]
     texts = list(texts)
     for index, text in enumerate(texts):
+        if not isinstance(text, (str, bytes)):
+            raise ValueError(f"texts[{index}] must be a str or bytes; got {type(text).__name__}")
         if not tokenize(text):
             raise ValueError(
                 f"texts[{index}] has no word after tokenisation ({text!r}); there is nothing "

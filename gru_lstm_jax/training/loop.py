@@ -110,6 +110,32 @@ def random_streams(seed: int) -> dict[str, jax.Array]:
     return {name: jax.random.fold_in(root, index) for index, name in enumerate(STREAMS)}
 
 
+# The fields the engine reads; the data and model sections belong to the task.
+FIELDS = {
+    "": ("seed", "imports", "data", "model", "optimizer", "training"),
+    "optimizer": (
+        "name", "learning_rate", "schedule", "warmup_steps", "clip_norm", "weight_decay",
+    ),
+    "training": (
+        "num_epochs", "batch_size", "eval_batch_size", "log_every_steps", "checkpoints_to_keep",
+        "test_checkpoint", "progress", "bucket_width",
+    ),
+}  # fmt: skip
+
+
+def _check_fields(config: ml_collections.ConfigDict) -> None:
+    """Refuses a field the engine does not read (a typo would be ignored silently)."""
+    for section, known in FIELDS.items():
+        fields = config if not section else config[section]
+        unknown = sorted(set(fields) - set(known))
+        if unknown:
+            where = f"config.{section}." if section else "config."
+            raise ValueError(
+                f"{where}{unknown[0]} is not a field the engine reads; the fields of "
+                f"{where.rstrip('.')} are {list(known)}"
+            )
+
+
 def _check_task_fits(run: Run) -> None:
     """Raises ``ValueError`` unless the model takes every split and its targets fit the model."""
     params = nnx.state(run.model, nnx.Param)
@@ -150,8 +176,10 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     if isinstance(config.model.get("cell"), str):
         check_cell_names([config.model.cell], "config.model.cell")
     training = config.training
+    _check_fields(config)
     check_positive_int(training.num_epochs, "config.training.num_epochs")
     check_positive_int(training.batch_size, "config.training.batch_size")
+    check_positive_int(training.eval_batch_size, "config.training.eval_batch_size")
     check_positive_int(training.checkpoints_to_keep, "config.training.checkpoints_to_keep")
     check_positive_int(training.log_every_steps, "config.training.log_every_steps")
     bucket_width = training.get("bucket_width", 0)

@@ -6,7 +6,7 @@ from typing import Any
 
 import optax
 
-from gru_lstm_jax.checks import check_real
+from gru_lstm_jax.checks import check_int, check_real
 
 __all__ = ["SCHEDULES", "check_clip_norm", "check_learning_rate", "make_optimizer"]
 
@@ -66,7 +66,8 @@ def make_optimizer(config: Any, total_steps: int) -> optax.GradientTransformatio
 
     Raises:
         ValueError: for an unknown name or schedule, a learning rate that is not a finite
-            positive number, or a ``clip_norm`` that is negative or not finite.
+            positive number, a ``clip_norm`` that is negative or not finite, or a negative
+            ``warmup_steps``.
     """
     if config.name not in OPTIMIZERS:
         raise ValueError(f"optimizer.name must be one of {sorted(OPTIMIZERS)}; got {config.name!r}")
@@ -76,6 +77,7 @@ def make_optimizer(config: Any, total_steps: int) -> optax.GradientTransformatio
         )
     check_learning_rate(config.learning_rate, "optimizer.learning_rate")
     check_clip_norm(config.clip_norm, "optimizer.clip_norm")
+    check_int(config.warmup_steps, "optimizer.warmup_steps", minimum=0)
     schedule = make_schedule(config, total_steps)
     if config.name == "adamw":
         optimizer = optax.adamw(schedule, weight_decay=config.weight_decay)
