@@ -91,9 +91,9 @@ def study_configs(
 
     Args:
         tasks: registered task names, each with a config (``Task.config``), in study order.
-        mode: ``"full"`` (each task's own config, ``""``), ``"quick"`` (its ``"quick"``
-            variant: minutes on a laptop CPU) or ``"smoke"`` (its ``"smoke"`` variant: seconds,
-            for tests and notebooks).
+        mode: ``"full"`` (each task's own config, ``""``), ``"quick"`` (its shortened
+            ``"quick"`` variant) or ``"smoke"`` (its tiny ``"smoke"`` variant, for tests and
+            notebooks).
         lengths: ``{task: (L, ...)}``: the task is swept over ``config.data.length``, one study
             task ``<task>_L<L>`` per length; other tasks run at their config's length.
         overrides: ``{task: {"section.field": value}}``: fields of a task's config to set
