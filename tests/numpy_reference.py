@@ -105,3 +105,35 @@ def np_min_lstm_step(p, h, x):
     a = x @ p["kernel"] + p["bias"]
     f, i = np_sigmoid(a[:, :H]), np_sigmoid(a[:, H : 2 * H])
     return f / (f + i) * h + i / (f + i) * a[:, 2 * H :]
+
+
+def np_lstm_variant_step(variant, p, h, c, gates, x):
+    """One step of Greff et al.'s (2017) LSTM variant; ``gates`` is FGR's last [i, f, o] or None.
+
+    Returns ``(h', c', [i, f, o])`` with a gate the variant lacks given as ones.
+    """
+    H = h.shape[-1]
+    names = {"NIG": "fgo", "NFG": "igo", "NOG": "ifg", "CIFG": "igo"}.get(variant, "ifgo")
+    peepholes = {"NIG": "fo", "NFG": "io", "NOG": "if", "CIFG": "io", "NP": ""}.get(variant, "ifo")
+    pre = {}
+    for k, name in enumerate(names):
+        columns = slice(k * H, (k + 1) * H)
+        pre[name] = x @ p["kernel"][:, columns] + h @ p["recurrent_kernel"][:, columns]
+        pre[name] = pre[name] + p["bias"][columns]
+    if variant == "FGR":
+        R = p["gate_recurrent_kernel"]
+        for k, name in enumerate("ifo"):
+            pre[name] = pre[name] + gates @ R[:, k * H : (k + 1) * H]
+    peep = {"i": 0.0, "f": 0.0, "o": 0.0}
+    peep.update({name: p["peephole"][k] for k, name in enumerate(peepholes)})
+    ones = np.ones_like(c)
+    i = np_sigmoid(pre["i"] + peep["i"] * c) if "i" in names else ones
+    if variant == "CIFG":
+        f = 1.0 - i
+    else:
+        f = np_sigmoid(pre["f"] + peep["f"] * c) if "f" in names else ones
+    g = pre["g"] if variant == "NIAF" else np.tanh(pre["g"])
+    c_new = f * c + i * g
+    o = np_sigmoid(pre["o"] + peep["o"] * c_new) if "o" in names else ones
+    h_new = o * (c_new if variant == "NOAF" else np.tanh(c_new))
+    return h_new, c_new, np.concatenate([i, f, o], axis=-1)

@@ -27,6 +27,7 @@ from gru_lstm_jax.cells.lstm import (
     lstm_project,
     lstm_update,
 )
+from gru_lstm_jax.cells.lstm_variants import LSTM_VARIANTS, FGRState, lstm_variant_cell
 from gru_lstm_jax.cells.min_rnn import MinState, min_gru_cell, min_lstm_cell
 from gru_lstm_jax.cells.peephole_lstm import peephole_lstm_cell
 from gru_lstm_jax.cells.simple_rnn import (
@@ -39,7 +40,9 @@ from gru_lstm_jax.cells.simple_rnn import (
 )
 
 __all__ = [
+    "LSTM_VARIANTS",
     "Cell",
+    "FGRState",
     "GRUState",
     "LSTMState",
     "MinState",
@@ -60,6 +63,7 @@ __all__ = [
     "lstm_initial_carry",
     "lstm_project",
     "lstm_update",
+    "lstm_variant_cell",
     "min_gru_cell",
     "min_lstm_cell",
     "peephole_lstm_cell",
