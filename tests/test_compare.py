@@ -8,7 +8,7 @@ import pytest
 
 from gru_lstm_jax.analysis import compare
 from gru_lstm_jax.analysis.compare_report import write_report
-from gru_lstm_jax.studies.compare import run_study, study_configs
+from gru_lstm_jax.studies import run_study, study_configs
 from gru_lstm_jax.tasks import base
 
 ACCURACY = {"metric": "accuracy", "higher_is_better": True}
