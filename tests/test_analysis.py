@@ -65,7 +65,7 @@ def leaky_kernel(params):
 LEAKY = Cell(
     "leaky_tanh", leaky_init, leaky_initial_carry, leaky_project, leaky_update, leaky_kernel
 )
-FLOW_CELLS = ["lstm", "gru", "rnn", "leaky_tanh"]
+FLOW_CELLS = ["lstm", "gru", "rnn", "leaky_tanh", "lstm_fgr"]
 
 
 def _cell(name):

@@ -1,0 +1,152 @@
+"""The variants study's figures and ``report.md``, written from ``study.json`` alone.
+
+One figure per task (each cell's test metric: seeds, mean and standard deviation, with ``V``'s
+mean as a line), one table per task with each variant against ``V``
+(:func:`~gru_lstm_jax.analysis.variants.compare_variants`), Greff et al.'s findings checked
+(:func:`~gru_lstm_jax.analysis.variants.greff_findings`), and the minGRU/minLSTM tables.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gru_lstm_jax.analysis.compare import format_mean_std, metric_label, summarize, task_in_percent
+from gru_lstm_jax.analysis.variants import compare_variants, greff_findings, variant_name
+
+__all__ = ["plot_task", "write_variants_report"]
+
+
+def plot_task(records: Sequence[dict[str, Any]], task: str, path: pathlib.Path) -> pathlib.Path:
+    """One task's test metric per cell: every seed, mean ± std, and ``V``'s mean as a line.
+
+    Args:
+        records: the study's records.
+        task: the study task to draw.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    runs = [r for r in records if r["task"] == task]
+    cells = list(dict.fromkeys(r["cell"] for r in runs))
+    figure = Figure(figsize=(6, 0.45 * len(cells) + 1.4), layout="constrained")
+    axes = figure.subplots()
+    for y, cell in enumerate(cells):
+        values = np.array([r["test"] for r in runs if r["cell"] == cell])
+        axes.plot(values, np.full(values.shape, y), "o", color="0.6", markersize=4)
+        std = values.std(ddof=1) if values.size > 1 else 0.0
+        axes.errorbar(values.mean(), y, xerr=std, fmt="D", color="C0", capsize=4)
+        if cell == "lstm_v":
+            axes.axvline(values.mean(), color="C1", linestyle="--", linewidth=1, label="V's mean")
+    axes.set_yticks(range(len(cells)), [variant_name(c) for c in cells])
+    axes.invert_yaxis()
+    direction = "higher" if runs[0]["higher_is_better"] else "lower"
+    axes.set(title=task, xlabel=f"test {metric_label(runs[0]['metric'])} ({direction} is better)")
+    if not runs[0]["higher_is_better"] and min(r["test"] for r in runs) > 0:
+        axes.set_xscale("log")
+    if "lstm_v" in cells:
+        axes.legend(fontsize="small")
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def _variant_table(summary: dict[str, Any], comparison: dict[str, Any]) -> list[str]:
+    percent = task_in_percent(summary)
+    first = next(iter(summary.values()))
+    label = metric_label(first["metric"])
+    lines = [
+        f"| variant | parameters | test {label} | validation {label} | difference from V "
+        "| Welch p | verdict | rank | s/epoch |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for cell, e in summary.items():
+        c = comparison.get(cell, {})
+        difference = c.get("difference", float("nan"))
+        shown = f"{100 * difference:+.1f} points" if percent else f"{difference:+.4g}"
+        p = c.get("p")
+        lines.append(
+            f"| {variant_name(cell)} | {e['num_params']:,} | "
+            f"{format_mean_std(e['test_mean'], e['test_std'], percent)} | "
+            f"{format_mean_std(e['val_mean'], e['val_std'], percent)} | "
+            f"{'' if cell == 'lstm_v' else shown} | "
+            f"{'' if cell == 'lstm_v' or p is None else format(p, '.2g')} | "
+            f"{'' if cell == 'lstm_v' else c.get('verdict', '')} | {c.get('rank', 0):.0f} | "
+            f"{e['seconds_per_epoch_mean']:.2f} |"
+        )
+    return lines
+
+
+def _table(summary: dict[str, Any]) -> list[str]:
+    percent = task_in_percent(summary)
+    label = metric_label(next(iter(summary.values()))["metric"])
+    lines = [f"| cell | parameters | test {label} | validation {label} | s/epoch |",
+             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for cell, e in summary.items():
+        lines.append(
+            f"| {variant_name(cell)} | {e['num_params']:,} | "
+            f"{format_mean_std(e['test_mean'], e['test_std'], percent)} | "
+            f"{format_mean_std(e['val_mean'], e['val_std'], percent)} | "
+            f"{e['seconds_per_epoch_mean']:.2f} |"
+        )
+    return lines
+
+
+def write_variants_report(study: dict[str, Any], workdir: str | os.PathLike) -> pathlib.Path:
+    """Writes ``report.md`` and one figure per task for the variants study.
+
+    Args:
+        study: the contents of ``study.json`` (``settings``, ``notes``, ``records``,
+            ``variant_records``, ``min_records``, ``wall_time_s``).
+        workdir: the study's folder.
+
+    Returns:
+        The path of ``report.md``.
+    """
+    path = pathlib.Path(workdir)
+    settings = study["settings"]
+    comparison = compare_variants(study["variant_records"])
+    lines = [
+        "# LSTM variants (Greff et al. 2017), minGRU and minLSTM",
+        "",
+        f"Generated by `experiments/variants.py` ({settings['mode']} mode) on "
+        f"{settings['date']}; seeds {', '.join(map(str, settings['seeds']))}"
+        + "".join(
+            f" ({task}: seeds {', '.join(map(str, s))})"
+            for task, s in settings["task_seeds"].items()
+        )
+        + f"; {settings['machine']}; jax {settings['jax']}. Every number is the mean ± sample "
+        "standard deviation over seeds of the test metric at the checkpoint each task's config "
+        f"tests; the study took {study['wall_time_s'] / 60:.1f} minutes.",
+        "",
+        *[f"- {note}" for note in study["notes"]],
+        "",
+        "## Each variant against V",
+        "",
+        "Difference: the variant's mean minus V's; Welch p: two-sided Welch t-test of the seeds "
+        "against V's (Greff et al.'s test); verdict: better or worse at p < 0.05, else same; "
+        "rank: place among the variants by mean (1 is best).",
+        "",
+    ]
+    for task, summary in summarize(study["variant_records"]).items():
+        figure = plot_task(study["variant_records"], task, path / f"variants_{task}.png")
+        lines += [f"### {task}", "", *_variant_table(summary, comparison.get(task, {})), "",
+                  f"![{task}]({figure.name})", ""]  # fmt: skip
+    lines += ["## Greff et al.'s findings, checked", ""]
+    for finding in greff_findings(comparison):
+        verdict = {True: "agrees", False: "disagrees", None: "not tested"}[finding["agrees"]]
+        lines.append(f"- **{finding['claim']}** Our study {verdict}: {finding['evidence']}")
+    lines.append("")
+    if study["min_records"]:
+        lines += ["## minGRU and minLSTM against GRU and LSTM (NP)", ""]
+        for task, summary in summarize(study["min_records"]).items():
+            figure = plot_task(study["min_records"], task, path / f"min_{task}.png")
+            lines += [f"### {task}", "", *_table(summary), "", f"![{task}]({figure.name})", ""]
+    report = path / "report.md"
+    report.write_text("\n".join(lines))
+    return report
