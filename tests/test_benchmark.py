@@ -1,13 +1,14 @@
-"""Tests of experiments/benchmark.py and the implementations it times (no timing is checked)."""
+"""Tests of the benchmark package, gru_lstm_jax.bench, and its script (no timing is checked)."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 import mmap
+import os
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,15 +17,29 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gru_lstm_jax.bench import build_trainer, get_impl, implements, register_impl, registry
+from gru_lstm_jax.bench.options import Options, make_options
+from gru_lstm_jax.bench.report import make_report, render_markdown, write_outputs
+from gru_lstm_jax.bench.runner import run_rounds, run_worker_process
+from gru_lstm_jax.bench.stats import summarize
+from gru_lstm_jax.bench.timing import (
+    measure_peak,
+    resource,
+    round_order,
+    time_steps,
+    time_training_together,
+)
+from gru_lstm_jax.bench.workloads import (
+    WORKLOADS,
+    Workload,
+    forward_flops,
+    gate_count,
+    make_data,
+    train_step_flops,
+)
 from gru_lstm_jax.recurrence import cudnn_available
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-if str(EXPERIMENTS) not in sys.path:
-    sys.path.append(str(EXPERIMENTS))
-benchmark = importlib.import_module("benchmark")
-benchmark_impls = importlib.import_module("benchmark_impls")
-Workload = benchmark_impls.Workload
-
+ROOT = Path(__file__).resolve().parents[1]
 TINY = Workload(batch=4, time=6, features=3, hidden=8)
 
 
@@ -55,9 +70,9 @@ def _xla_flops(fn, *args):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
     shape = Workload(batch=4, time=2, features=112, hidden=144)
-    gates, hidden = benchmark_impls.gate_count(cell, shape), shape.hidden
+    gates, hidden = gate_count(cell, shape), shape.hidden
     assert gates == {"lstm": 4, "gru": 3}[cell]  # derived from the cell's input projection
-    assert benchmark_impls.forward_flops(cell, shape) == 2 * 4 * 2 * (112 + 144) * gates * 144
+    assert forward_flops(cell, shape) == 2 * 4 * 2 * (112 + 144) * gates * 144
     step = {"lstm": _reference_lstm_step, "gru": _reference_gru_step}[cell]
     keys = jax.random.split(jax.random.key(0), 3)
     params = {
@@ -79,11 +94,11 @@ def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
 
     forward = _xla_flops(loss, params, xs, h0)
     # XLA also counts the element-wise gate arithmetic, a few percent at this size.
-    assert 1.0 <= forward / benchmark_impls.forward_flops(cell, shape) < 1.06
+    assert 1.0 <= forward / forward_flops(cell, shape) < 1.06
     # The 3x convention is the exact matmul count when the gradients of the inputs and of the
     # initial state are taken as well (the benchmark's models need neither; see the docstring).
     training = _xla_flops(jax.value_and_grad(loss, argnums=(0, 1, 2)), params, xs, h0)
-    assert 1.0 <= training / benchmark_impls.train_step_flops(cell, shape) < 1.06
+    assert 1.0 <= training / train_step_flops(cell, shape) < 1.06
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -91,14 +106,14 @@ def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
     "impl", ["ours", "ours_scan", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"]
 )
 def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
-    if impl in benchmark_impls.TORCH_IMPLS:
+    if get_impl(impl).needs_torch:
         pytest.importorskip("torch")
-    trainer = benchmark_impls.build_trainer(impl, cell, TINY, seed=1, learning_rate=1e-2)
-    if impl in benchmark_impls.OURS_IMPLS:
+    trainer = build_trainer(impl, cell, TINY, seed=1, learning_rate=1e-2)
+    if get_impl(impl).ours:
         before = jax.tree.map(np.array, trainer.state.params)
     trainer.step()
     first = trainer.loss()
-    if impl in benchmark_impls.OURS_IMPLS:
+    if get_impl(impl).ours:
         after = jax.tree.map(np.array, trainer.state.params)
         unchanged = [
             jax.tree_util.keystr(path)
@@ -112,17 +127,17 @@ def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
         trainer.step()
     assert math.isfinite(first)
     assert trainer.loss() < 0.9 * first, (first, trainer.loss())
-    if impl not in benchmark_impls.TORCH_IMPLS:
+    if not get_impl(impl).needs_torch:
         assert trainer.train_step._cache_size() == 1, "the train step was traced more than once"
 
 
 def test_our_implementations_and_the_cells_they_run():
-    assert benchmark_impls.implements("ours_scan", "gru_reset_before")
-    assert benchmark_impls.implements("ours_cudnn", "lstm")
-    assert not benchmark_impls.implements("ours_cudnn", "gru")
-    assert benchmark_impls.implements("ours_associative", "min_lstm")
-    assert not benchmark_impls.implements("ours_associative", "gru")
-    trainer = benchmark_impls.build_trainer("ours_associative", "min_gru", TINY, learning_rate=0.01)
+    assert implements("ours_scan", "gru_reset_before")
+    assert implements("ours_cudnn", "lstm")
+    assert not implements("ours_cudnn", "gru")
+    assert implements("ours_associative", "min_lstm")
+    assert not implements("ours_associative", "gru")
+    trainer = build_trainer("ours_associative", "min_gru", TINY, learning_rate=0.01)
     trainer.step()
     first = trainer.loss()
     for _ in range(9):
@@ -130,7 +145,7 @@ def test_our_implementations_and_the_cells_they_run():
     assert trainer.loss() < 0.9 * first
     if not cudnn_available():
         with pytest.raises(ValueError, match="impl 'ours_cudnn' needs a GPU with cuDNN"):
-            benchmark_impls.build_trainer("ours_cudnn", "lstm", TINY)
+            build_trainer("ours_cudnn", "lstm", TINY)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -138,8 +153,8 @@ def test_torch_trainers_record_their_recurrent_kernel_and_agree_without_onednn(c
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("checks the CPU kernels")
-    default = benchmark_impls.build_trainer("torch", cell, TINY, seed=2)
-    no_onednn = benchmark_impls.build_trainer("torch_no_onednn", cell, TINY, seed=2)
+    default = build_trainer("torch", cell, TINY, seed=2)
+    no_onednn = build_trainer("torch_no_onednn", cell, TINY, seed=2)
     fused = cell == "lstm" and torch.backends.mkldnn.is_available()
     expected = "oneDNN, whole sequence (aten::mkldnn_rnn_layer)" if fused else "ATen, step by step"
     assert default.recurrent_kernel() == expected and default.settings()["onednn"] is True
@@ -156,8 +171,8 @@ def test_torch_trainers_record_their_recurrent_kernel_and_agree_without_onednn(c
 
 
 def test_make_data_is_fixed_and_shaped():
-    inputs, targets = benchmark_impls.make_data(TINY, seed=3)
-    again, _ = benchmark_impls.make_data(TINY, seed=3)
+    inputs, targets = make_data(TINY, seed=3)
+    again, _ = make_data(TINY, seed=3)
     assert inputs.shape == (4, 6, 3) and targets.shape == (4, 1)
     assert inputs.dtype == targets.dtype == np.float32
     np.testing.assert_array_equal(inputs, again)
@@ -174,7 +189,7 @@ def test_worker_process_reports_positive_finite_timings(monkeypatch):
         "warmup": 1,
         "repeats": 3,
     }
-    result = benchmark.run_worker_process(spec)
+    result = run_worker_process(spec)
     assert isinstance(result["device"], str) and result["device"]
     assert "jax_default_matmul_precision" in result["settings"]
     assert result["recurrent_kernel"] is None
@@ -186,7 +201,7 @@ def test_worker_process_reports_positive_finite_timings(monkeypatch):
     assert math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
 
 
-@pytest.mark.skipif(benchmark.resource is None, reason="needs the resource module (getrusage)")
+@pytest.mark.skipif(resource is None, reason="needs the resource module (getrusage)")
 def test_page_faults_per_step_count_the_pages_each_step_touches():
     pages = 256
 
@@ -202,14 +217,14 @@ def test_page_faults_per_step_count_the_pages_each_step_touches():
         def loss(self):
             return 0.0
 
-    result = benchmark._time_steps(FreshPagesTrainer(), repeats=4)
+    result = time_steps(FreshPagesTrainer(), repeats=4)
     # Each written page is one minor fault; Python's own allocations add a handful.
     assert pages <= result["page_faults_per_step"] < pages + 64
     assert len(result["step_times_s"]) == 4 and result["last_loss"] == 0.0
 
 
 def test_peak_measurement_reports_a_positive_rate():
-    peak = benchmark.measure_peak(64, repeats=3)
+    peak = measure_peak(64, repeats=3)
     assert peak["size"] == 64 and len(peak["times_s"]) == 3
     assert peak["median_s"] == statistics.median(peak["times_s"])
     assert math.isclose(peak["gflops"], 2 * 64**3 / peak["median_s"] / 1e9)
@@ -220,7 +235,7 @@ def _options(**overrides):
         workloads=("sine",), cells=("lstm",), impls=("ours", "flax_linen", "flax_nnx"),
         rounds=3, repeats=5, warmup=1,
     )  # fmt: skip
-    return benchmark.Options(**{**fields, **overrides})
+    return Options(**{**fields, **overrides})
 
 
 def _recording_runner(calls):
@@ -237,7 +252,7 @@ def _recording_runner(calls):
                 "results": [
                     {"round": r, "impl": impl, **step}
                     for r in rounds
-                    for impl in benchmark.round_order(spec["impls"], r)
+                    for impl in round_order(spec["impls"], r)
                 ]
             }
         return step
@@ -247,7 +262,7 @@ def _recording_runner(calls):
 
 def test_rounds_interleave_implementations_in_rotated_order():
     calls = []
-    runs, peaks = benchmark.run_rounds(
+    runs, peaks = run_rounds(
         _options(cells=("lstm", "gru")), run=_recording_runner(calls), log=lambda line: None
     )
     order = [(spec["kind"], spec.get("cell"), spec.get("impl")) for spec in calls]
@@ -261,28 +276,28 @@ def test_rounds_interleave_implementations_in_rotated_order():
     assert second_round_lstm == ["flax_linen", "flax_nnx", "ours"]
     assert len(runs) == 18 and len(peaks) == 3
     assert {run["round"] for run in runs} == {0, 1, 2}
-    sine = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    sine = dataclasses.asdict(WORKLOADS["sine"])
     assert all(spec["workload"] == sine for spec in calls if spec["kind"] == "train")
 
 
 def test_shared_process_runs_one_worker_per_workload_and_cell():
     calls = []
     options = _options(workloads=("sine", "wide"), cells=("gru",), shared_process=True)
-    runs, peaks = benchmark.run_rounds(options, run=_recording_runner(calls), log=lambda line: None)
+    runs, peaks = run_rounds(options, run=_recording_runner(calls), log=lambda line: None)
     assert [spec["kind"] for spec in calls] == ["peak"] * 3 + ["together"] * 2
     assert [spec["workload"] for spec in calls[3:]] == [
-        dataclasses.asdict(benchmark_impls.WORKLOADS[name]) for name in ("sine", "wide")
+        dataclasses.asdict(WORKLOADS[name]) for name in ("sine", "wide")
     ]
     assert all(spec["impls"] == list(options.impls) and spec["rounds"] == 3 for spec in calls[3:])
     assert len(peaks) == 3 and [peak["round"] for peak in peaks] == [0, 1, 2]
     assert len(runs) == 2 * 3 * 3
     assert {(run["workload"], run["cell"]) for run in runs} == {("sine", "gru"), ("wide", "gru")}
-    summary = benchmark.summarize(runs, [{"gflops": 1.0}])
+    summary = summarize(runs, [{"gflops": 1.0}])
     assert [row["rounds"] for row in summary["rows"]] == [3] * 6
 
 
 def test_implementations_timed_together_alternate_in_rotated_blocks():
-    results = benchmark.time_training_together(
+    results = time_training_together(
         ["ours", "flax_nnx"], "gru", TINY, rounds=3, warmup=1, repeats=2, pause_s=0.0
     )
     order = [(result["round"], result["impl"]) for result in results]
@@ -303,7 +318,7 @@ def test_implementations_timed_together_alternate_in_rotated_blocks():
 
 
 def _synthetic_runs():
-    shape = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    shape = dataclasses.asdict(WORKLOADS["sine"])
     step_times = {  # medians: ours 4 ms, linen 5 ms, nnx 8 ms
         "ours": [0.004, 0.0035, 0.009],
         "flax_linen": [0.006, 0.005, 0.0049],
@@ -331,7 +346,7 @@ def _synthetic_runs():
 
 def test_summary_takes_medians_over_rounds_and_compares_with_the_fastest_other():
     peaks = [{"device": "cpu", "size": 2048, "gflops": g} for g in (10.0, 30.0, 20.0)]
-    summary = benchmark.summarize(_synthetic_runs(), peaks)
+    summary = summarize(_synthetic_runs(), peaks)
     assert summary["peak_gflops"] == 20.0
     rows = {row["impl"]: row for row in summary["rows"]}
     assert list(rows) == ["ours", "flax_linen", "flax_nnx"]
@@ -354,7 +369,7 @@ def test_summary_takes_medians_over_rounds_and_compares_with_the_fastest_other()
 
 
 def test_the_recurrent_kernel_is_reported_per_row_not_per_implementation():
-    shape = dataclasses.asdict(benchmark_impls.WORKLOADS["sine"])
+    shape = dataclasses.asdict(WORKLOADS["sine"])
     kernels = {"lstm": "oneDNN, whole sequence (aten::mkldnn_rnn_layer)", "gru": None}
     runs = [
         {
@@ -367,14 +382,14 @@ def test_the_recurrent_kernel_is_reported_per_row_not_per_implementation():
         for impl in ("ours", "torch")
     ]  # fmt: skip
     peaks = [{"device": "cpu", "size": 2048, "gflops": 100.0}]
-    summary = benchmark.summarize(runs, peaks)
+    summary = summarize(runs, peaks)
     found = {(row["impl"], row["cell"]): row["recurrent_kernel"] for row in summary["rows"]}
     assert found == {
         ("ours", "lstm"): None, ("torch", "lstm"): kernels["lstm"],
         ("ours", "gru"): None, ("torch", "gru"): "ATen",
     }  # fmt: skip
     options = _options(cells=("lstm", "gru"), impls=("ours", "torch"))
-    text = benchmark.render_markdown(benchmark.make_report(options, runs, peaks))
+    text = render_markdown(make_report(options, runs, peaks))
     assert "| PyTorch nn.LSTM [oneDNN, whole sequence (aten::mkldnn_rnn_layer)] | 250.0 |" in text
     assert "| PyTorch nn.GRU [ATen] | 250.0 |" in text
     assert "| ours (gru_lstm_jax.LSTM) | 250.0 |" in text
@@ -386,8 +401,8 @@ def test_report_files_and_markdown_table(tmp_path, monkeypatch):
     runs = _synthetic_runs()
     peaks = [{"device": "cpu", "size": 2048, "gflops": g} for g in (10.0, 30.0, 20.0)]
     options = _options(notes=("PyTorch is not importable, so it was skipped",))
-    report = benchmark.make_report(options, runs, peaks)
-    json_path, md_path = benchmark.write_outputs(report, tmp_path / "out")
+    report = make_report(options, runs, peaks)
+    json_path, md_path = write_outputs(report, tmp_path / "out")
     saved = json.loads(json_path.read_text())
     assert saved["runs"] == runs and saved["peaks"] == peaks
     assert saved["options"]["rounds"] == 3 and saved["notes"] == list(options.notes)
@@ -408,15 +423,12 @@ def test_report_files_and_markdown_table(tmp_path, monkeypatch):
     assert text.count(" — ") == 3
     assert not list((tmp_path / "out").glob("*.partial"))
     assert "(each implementation in its own process)" in text
-    shared = benchmark.make_report(_options(shared_process=True), runs, peaks)
-    assert "(all implementations of a workload and cell in one process" in (
-        benchmark.render_markdown(shared)
-    )
+    shared = make_report(_options(shared_process=True), runs, peaks)
+    assert "(all implementations of a workload and cell in one process" in (render_markdown(shared))
 
 
-def _parse(*argv, torch_available=False):
-    args = benchmark.make_parser().parse_args(list(argv))
-    return benchmark.options_from_args(args, torch_available=torch_available)
+def _parse(torch_available=False, **flags):
+    return make_options(torch_available=torch_available, **flags)
 
 
 def test_options_defaults_quick_and_torch_skipping():
@@ -427,34 +439,84 @@ def test_options_defaults_quick_and_torch_skipping():
     assert (options.rounds, options.repeats, options.warmup) == (3, 20, 3)
     assert _parse(torch_available=True).impls == ("ours", "flax_linen", "flax_nnx", "torch")
     assert _parse(torch_available=True).notes == ()
-    quick = _parse("--quick", "--repeats", "7")
+    quick = _parse(quick=True, repeats=7)
     assert (quick.rounds, quick.repeats, quick.warmup) == (1, 7, 1)
-    assert _parse("--workloads", "wide, sine").workloads == ("wide", "sine")
-    assert not options.shared_process and _parse("--shared-process").shared_process
+    assert _parse(workloads=["wide", " sine"]).workloads == ("wide", "sine")
+    assert not options.shared_process and _parse(shared_process=True).shared_process
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("flags", "message"),
     [
-        (["--workloads", "sine,huge"], "--workloads must be a comma-separated list of ['sine', "),
-        (["--cells", "lstm,nope"], "--cells must be a comma-separated list of ['gru', 'gru_re"),
-        (["--impls", "ours,keras"], "['ours', 'flax_linen', 'flax_nnx', 'torch', 'ours_scan', "),
-        (["--cells", ""], "--cells must be a comma-separated list"),
-        (["--rounds", "0"], "--rounds must be an integer >= 1; got 0"),
-        (["--warmup", "-1"], "--warmup must be an integer >= 0; got -1"),
-        (["--impls", "ours,torch"], 'PyTorch is not importable; install it with pip install -e ".'),
-        (["--impls", "torch_no_onednn"], "--impls includes torch_no_onednn but PyTorch is not"),
+        (
+            {"workloads": ["sine", "huge"]},
+            "--workloads must be a comma-separated list of ['sine', ",
+        ),
+        ({"cells": ["lstm", "nope"]}, "--cells must be a comma-separated list of ['gru', 'gru_re"),
+        ({"impls": ["ours", "keras"]}, "['ours', 'flax_linen', 'flax_nnx', 'torch', 'ours_scan', "),
+        ({"cells": []}, "--cells must be a comma-separated list"),
+        ({"rounds": 0}, "--rounds must be an integer >= 1; got 0"),
+        ({"warmup": -1}, "--warmup must be an integer >= 0; got -1"),
+        ({"peak_size": 0}, "--peak_size must be a positive integer; got 0"),
+        (
+            {"impls": ["ours", "torch"]},
+            'PyTorch is not importable; install it with pip install -e ".',
+        ),
+        ({"impls": ["torch_no_onednn"]}, "--impls includes torch_no_onednn but PyTorch is not"),
     ],
 )
-def test_bad_options_name_the_option_and_the_allowed_values(argv, message):
+def test_bad_options_name_the_option_and_the_allowed_values(flags, message):
     with pytest.raises(ValueError) as error:
-        _parse(*argv)
+        _parse(**flags)
     assert message in str(error.value)
 
 
-def test_command_line_reports_a_bad_option_without_running(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        benchmark.main(["--cells", "nope", "--workdir", "unused"])
-    assert exit_info.value.code == 2
-    assert "--cells must be a comma-separated list of ['gru', " in capsys.readouterr().err
-    assert not Path("unused").exists()
+def test_command_line_reports_a_bad_option_without_running(tmp_path):
+    script, workdir = ROOT / "experiments" / "benchmark.py", tmp_path / "unused"
+    command = [sys.executable, str(script), "--cells", "nope", "--workdir", str(workdir)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "--cells must be a comma-separated list of ['gru', " in done.stderr
+    assert not workdir.exists()
+
+
+# Registers an implementation on import, as a user's module would: Flax NNX's GRU, own label.
+USER_IMPL = """
+from gru_lstm_jax.bench import register_impl
+from gru_lstm_jax.bench.impls import build_flax_nnx
+
+register_impl("user_nnx", build_flax_nnx, implements=("gru",), label=lambda cell: f"mine {cell}")
+"""
+
+
+def test_a_users_module_registers_an_implementation(tmp_path, monkeypatch):
+    module = "gru_lstm_jax_test_user_impl"
+    (tmp_path / f"{module}.py").write_text(USER_IMPL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # undone after the test
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(ValueError, match="--impls must be a comma-separated list of"):
+        _parse(impls=["ours", "user_nnx"])
+    options = _parse(imports=[module], impls=["ours", "user_nnx"], workloads=["sine"], quick=True)
+    assert options.imports == (module,) and get_impl("user_nnx").label("gru") == "mine gru"
+    assert options.impls_for("lstm") == ("ours",) and options.impls_for("gru") == options.impls
+    assert "user_nnx has no lstm: those rows are left out" in " ".join(options.notes)
+    with pytest.raises(ValueError, match="an impl named 'ours' is already registered"):
+        register_impl("ours", build_trainer)
+    spec = {
+        "kind": "train", "impl": "user_nnx", "cell": "gru", "workload": dataclasses.asdict(TINY),
+        "warmup": 0, "repeats": 1, "imports": [module],
+    }  # fmt: skip
+    result = run_worker_process(spec)  # a fresh process: the module is imported there
+    assert math.isfinite(result["first_loss"]) and len(result["step_times_s"]) == 1
+    runs = [
+        {**run, "cell": "gru", "impl": impl}
+        for run, impl in zip(_synthetic_runs()[:2], ("ours", "user_nnx"), strict=True)
+    ]
+    text = render_markdown(make_report(options, runs, [{"device": "cpu", "size": 8, "gflops": 1}]))
+    assert "| mine gru | 166.7 | 6.00 |" in text
+    assert "| ours (gru_lstm_jax.GRU) | 250.0 | 4.00 |" in text and "| 1.50x |" in text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -13,15 +13,11 @@ import pytest
 from flax import nnx
 
 from gru_lstm_jax import get_cell
+from gru_lstm_jax.bench import memory
+from gru_lstm_jax.bench.worker import run_worker
 from gru_lstm_jax.models import Forecaster
 
 BATCH, TIME, FEATURES, HIDDEN = 8, 2_000, 4, 64
-
-
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "long_sequence_memory.py"
-_SPEC = importlib.util.spec_from_file_location("long_sequence_memory", _PATH)
-experiment = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(experiment)
 
 
 def _compiled_train_step(cell_name, remat):
@@ -69,12 +65,15 @@ def test_remat_uses_less_temp_memory_and_gives_the_same_gradients(cell_name):
 def test_measure_rejects_an_unknown_configuration():
     sizes = {"batch_size": 2, "time_steps": 4, "input_size": 3, "hidden_size": 8}
     with pytest.raises(ValueError, match="configuration must be one of"):
-        experiment.measure("lstm", "remat_projection_in_step", sizes, seed=0)
+        memory.measure("lstm", "remat_projection_in_step", sizes, seed=0)
 
 
-def test_measure_reports_compiled_and_rss_memory():
+def test_measure_reports_compiled_and_rss_memory(tmp_path):
     sizes = {"batch_size": 2, "time_steps": 16, "input_size": 3, "hidden_size": 8}
-    result = experiment.measure("lstm", "remat", sizes, seed=0)
+    # The worker's job, run in this process (the script runs each in a fresh one).
+    report = memory.measure_all(["lstm"], ["remat"], sizes, run=run_worker, log=lambda line: None)
+    [result] = report["results"]
+    assert result["cell"] == "lstm" and result["configuration"] == "remat"
     compiled = result["compiled_bytes"]
     assert compiled["total"] == (
         compiled["temp"] + compiled["argument"] + compiled["output"] - compiled["alias"]
@@ -82,5 +81,23 @@ def test_measure_reports_compiled_and_rss_memory():
     assert compiled["temp"] > 0
     assert result["rss_bytes"]["peak_during_step"] >= result["rss_bytes"]["before_step"] > 0
     assert np.isfinite(result["loss"]) and result["grad_norm"] > 0
-    table = experiment.markdown_table([result])
+    table = memory.markdown_table([result])
     assert table.splitlines()[2].startswith("| lstm | remat |")
+    json_path, md_path = memory.write_memory(report, tmp_path / "out")
+    assert json.loads(json_path.read_text())["results"] == [result]
+    assert md_path.read_text().startswith("One train step, B = 2, T = 16, I = 3, H = 8, float32")
+    assert table in md_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("cells", "configurations", "size", "message"),
+    [
+        (["lstm"], ["none"], 0, "--time_steps must be positive; got 0"),
+        (["lstm"], ["none", "remat_everything"], 4, "--configurations must be among ['none', "),
+        (["lstm", "nope"], ["none"], 4, "--cells: "),
+    ],
+)
+def test_measure_all_checks_its_options_before_any_worker(cells, configurations, size, message):
+    sizes = {"batch_size": 2, "time_steps": size, "input_size": 3, "hidden_size": 8}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        memory.measure_all(cells, configurations, sizes, run=pytest.fail)

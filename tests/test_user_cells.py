@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 import os
@@ -14,6 +13,12 @@ import textwrap
 
 import pytest
 
+from gru_lstm_jax.bench import build_trainer
+from gru_lstm_jax.bench.impls import LIBRARY_CELLS
+from gru_lstm_jax.bench.options import make_options
+from gru_lstm_jax.bench.report import make_report, render_markdown
+from gru_lstm_jax.bench.runner import run_rounds, run_worker_process
+from gru_lstm_jax.bench.workloads import WORKLOADS, Workload, forward_flops, gate_count
 from gru_lstm_jax.configs import gradient_flow as gradient_flow_config
 from gru_lstm_jax.configs import seq2seq as seq2seq_config
 from gru_lstm_jax.configs import xor
@@ -30,13 +35,9 @@ from gru_lstm_jax.training.user_cells import module_names
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
-if str(EXPERIMENTS) not in sys.path:
-    sys.path.append(str(EXPERIMENTS))
-benchmark = importlib.import_module("benchmark")
-benchmark_impls = importlib.import_module("benchmark_impls")
 
 MODULE = "gru_lstm_jax_test_user_cells"
-TINY = benchmark_impls.Workload(batch=4, time=6, features=3, hidden=8)
+TINY = Workload(batch=4, time=6, features=3, hidden=8)
 # Registers two cells on import, as a user's module would: a gated RNN with a recurrent matrix
 # (two gate blocks: z and the candidate n) and an IndRNN without one.
 SOURCE = '''
@@ -217,20 +218,16 @@ def test_a_module_that_cannot_be_imported_fails_clearly_before_anything_is_writt
         import_cell_modules(["no_such_user_cells"], "--import")
 
 
-def _parse(*argv):
-    args = benchmark.make_parser().parse_args(list(argv))
-    return benchmark.options_from_args(args, torch_available=False)
+def _parse(**flags):
+    return make_options(torch_available=False, **flags)
 
 
 def test_benchmark_runs_user_cells_with_ours_and_leaves_out_the_libraries(user_module):
     options = _parse(
-        "--import",
-        MODULE,
-        "--cells",
-        "lstm,user_gated_rnn,user_indrnn",
-        "--workloads",
-        "sine",
-        "--quick",
+        imports=[MODULE],
+        cells=["lstm", "user_gated_rnn", "user_indrnn"],
+        workloads=["sine"],
+        quick=True,
     )
     assert options.imports == (MODULE,)
     assert options.impls_for("lstm") == ("ours", "flax_linen", "flax_nnx")
@@ -239,9 +236,9 @@ def test_benchmark_runs_user_cells_with_ours_and_leaves_out_the_libraries(user_m
         " ".join(options.notes)
     )
     with pytest.raises(ValueError, match="user_indrnn, which none of the implementations"):
-        _parse("--import", MODULE, "--cells", "user_indrnn", "--impls", "flax_nnx")
+        _parse(imports=[MODULE], cells=["user_indrnn"], impls=["flax_nnx"])
     with pytest.raises(ValueError, match="--import names module 'no_such_user_cells'"):
-        _parse("--import", "no_such_user_cells")
+        _parse(imports=["no_such_user_cells"])
     calls = []
 
     def run(spec):
@@ -250,28 +247,26 @@ def test_benchmark_runs_user_cells_with_ours_and_leaves_out_the_libraries(user_m
             return {"device": "cpu", "size": 8, "gflops": 1.0}
         return {"device": "cpu", "median_step_s": 0.01, "compile_s": 1.0}
 
-    runs, peaks = benchmark.run_rounds(options, run=run, log=lambda line: None)
+    runs, peaks = run_rounds(options, run=run, log=lambda line: None)
     trained = [(spec["cell"], spec["impl"], spec.get("imports")) for spec in calls[1:]]
     assert trained == [
         ("lstm", "ours", [MODULE]), ("lstm", "flax_linen", [MODULE]),
         ("lstm", "flax_nnx", [MODULE]), ("user_gated_rnn", "ours", [MODULE]),
         ("user_indrnn", "ours", [MODULE]),
     ]  # fmt: skip
-    text = benchmark.render_markdown(benchmark.make_report(options, runs, peaks))
+    text = render_markdown(make_report(options, runs, peaks))
     assert "| ours (gru_lstm_jax.RNN('user_gated_rnn')) | 100.0 |" in text
     assert "### sine (B 32, T 50, I 1, H 64), USER_INDRNN" in text
     assert "G = 4 (LSTM), 2 (USER_GATED_RNN) or 1 (USER_INDRNN); 3 x 2·B·T·I·G·H for" in text
     # The gate count comes from each cell's own projection, the built-in ones' included.
-    shape = benchmark_impls.WORKLOADS["sine"]
-    gates = {
-        cell: benchmark_impls.gate_count(cell, shape) for cell in benchmark_impls.LIBRARY_CELLS
-    }
+    shape = WORKLOADS["sine"]
+    gates = {cell: gate_count(cell, shape) for cell in LIBRARY_CELLS}
     assert gates == {"lstm": 4, "gru": 3}
-    assert benchmark_impls.gate_count("gru_reset_before", shape) == 3
-    assert benchmark_impls.forward_flops("user_gated_rnn", shape) == 2 * 32 * 50 * 65 * 2 * 64
-    assert benchmark_impls.forward_flops("user_indrnn", shape) == 2 * 32 * 50 * 1 * 1 * 64
+    assert gate_count("gru_reset_before", shape) == 3
+    assert forward_flops("user_gated_rnn", shape) == 2 * 32 * 50 * 65 * 2 * 64
+    assert forward_flops("user_indrnn", shape) == 2 * 32 * 50 * 1 * 1 * 64
     with pytest.raises(ValueError, match="implements only the cells"):
-        benchmark_impls.build_trainer("flax_nnx", "user_gated_rnn", TINY)
+        build_trainer("flax_nnx", "user_gated_rnn", TINY)
 
 
 def test_benchmark_worker_imports_the_module_and_trains_ours(user_module, monkeypatch):
@@ -280,10 +275,10 @@ def test_benchmark_worker_imports_the_module_and_trains_ours(user_module, monkey
         "kind": "train", "impl": "ours", "cell": "user_gated_rnn",
         "workload": dataclasses.asdict(TINY), "warmup": 1, "repeats": 2, "imports": [MODULE],
     }  # fmt: skip
-    result = benchmark.run_worker_process(spec)  # a fresh process: the module is imported there
+    result = run_worker_process(spec)  # a fresh process: the module is imported there
     assert len(result["step_times_s"]) == 2
     assert math.isfinite(result["first_loss"]) and math.isfinite(result["last_loss"])
-    trainer = benchmark_impls.build_trainer("ours", "user_indrnn", TINY, seed=1, learning_rate=1e-2)
+    trainer = build_trainer("ours", "user_indrnn", TINY, seed=1, learning_rate=1e-2)
     trainer.step()
     first = trainer.loss()
     for _ in range(9):
