@@ -13,10 +13,11 @@ import pytest
 # reserve most of the device's memory at its first computation.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # XLA's backend (LLVM) optimisation off: the tests' programs are tiny and compiling them is most
-# of the suite's time (on 2 CPU cores the suite took 8.6 minutes with it and 5.9 without). XLA's
-# own passes (fusion, buffer assignment) still run, so memory analyses are unchanged, and the
-# numbers differ only by rounding. `JAX_DISABLE_MOST_OPTIMIZATIONS=0 python -m pytest` runs the
-# suite fully optimised, as users' programs are compiled.
+# of the suite's time. XLA's own passes (fusion, buffer assignment) still run, so memory analyses
+# are unchanged, and the numbers differ only by rounding. Test modules marked
+# `pytest.mark.compiled_as_users` (the fused recurrence, memory) compile with the optimisation on
+# all the same (the fixture below); `JAX_DISABLE_MOST_OPTIMIZATIONS=0 python -m pytest` runs the
+# whole suite fully optimised, as users' programs are compiled.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 _COMPILATION_CACHE = "JAX_COMPILATION_CACHE_DIR"
@@ -64,6 +65,28 @@ def _temporary_files_under_basetemp(tmp_path_factory):
         patch.setattr(tempfile, "tempdir", directory)
         patch.setenv("TMPDIR", directory)
         yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_as_users(request):
+    """Compiles a module marked ``compiled_as_users`` with XLA's optimisations on, as users do.
+
+    The in-memory caches of compiled programs are cleared on the way in and out, so that no
+    program compiled under the other setting is reused.
+    """
+    if request.node.get_closest_marker("compiled_as_users") is None:
+        yield
+        return
+    import jax
+
+    before = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", False)
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_disable_most_optimizations", before)
+        jax.clear_caches()
 
 
 @pytest.fixture

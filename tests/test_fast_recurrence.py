@@ -31,9 +31,16 @@ from gru_lstm_jax.recurrence.derive import (
     reads_precede,
 )
 
+# The fused recurrence is what users' programs run: test it compiled as theirs are.
+pytestmark = pytest.mark.compiled_as_users
+
 CELLS = ["lstm", "gru", "gru_reset_before", "rnn", "peephole_lstm", "layer_norm_lstm"]
 B, T, F, H = 4, 7, 3, 5
 ATOL = 1e-5
+
+
+def test_this_module_compiles_with_xla_optimisations_on():
+    assert jax.config.read("jax_disable_most_optimizations") is False
 
 
 def _setup(name, rng, dtype=jnp.float32):

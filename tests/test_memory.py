@@ -17,6 +17,9 @@ from gru_lstm_jax.bench import memory
 from gru_lstm_jax.bench.worker import run_worker
 from gru_lstm_jax.models import Forecaster
 
+# Memory is measured on programs compiled as users' are.
+pytestmark = pytest.mark.compiled_as_users
+
 BATCH, TIME, FEATURES, HIDDEN = 8, 2_000, 4, 64
 
 
