@@ -207,8 +207,12 @@ def measure_all(
         "backend": jax.default_backend(),
         "machine": platform.machine(),
         "git_head": git_head,
-        "recurrence_py_sha256": hashlib.sha256(
-            pathlib.Path(recurrence.__file__).read_bytes()
+        # One hash of every module of the recurrence package, in name order.
+        "recurrence_sha256": hashlib.sha256(
+            b"".join(
+                path.read_bytes()
+                for path in sorted(pathlib.Path(recurrence.__file__).parent.glob("*.py"))
+            )
         ).hexdigest(),
         "results": results,
     }
