@@ -282,7 +282,7 @@ def test_values_written_over_the_row_follow_every_read():
 
 
 def _loop_with_resets_and_dropout(cell, params, xs, carry0, valid, resets, keep):
-    """A Python loop of ``cell.step``: reset where asked, ``h`` times ``keep``, hold on masks."""
+    """A Python loop of ``update``: reset where asked, ``(h * keep) @ U``, hold on masks."""
     carry, outputs = carry0, []
     xp = cell.project(params, xs)
     for t in range(T):
@@ -290,7 +290,13 @@ def _loop_with_resets_and_dropout(cell, params, xs, carry0, valid, resets, keep)
             lambda a, b, t=t: jnp.where(resets[:, t].reshape(-1, *[1] * (a.ndim - 1)), a, b),
             carry0, carry,
         )  # fmt: skip
-        new, h = cell.step(params, into._replace(h=into.h * keep), xp[:, t])
+        # Dropout on h where it feeds U; the carry that update reads keeps its h.
+        hp = (
+            None
+            if cell.recurrent_kernel is None
+            else (into.h * keep) @ cell.recurrent_kernel(params)
+        )
+        new, h, *_ = cell.update(params, into, xp[:, t], hp)
         hold = valid[:, t]
         carry = jax.tree.map(
             lambda n, o, hold=hold: jnp.where(hold.reshape(-1, *[1] * (n.ndim - 1)), n, o),

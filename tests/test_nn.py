@@ -141,6 +141,41 @@ def test_dropout_masks_are_per_sequence_and_constant_over_time():
     np.testing.assert_array_equal(layer(jnp.ones((batch, time, features))), 1.0)
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_recurrent_dropout_drops_h_in_the_product_and_never_compounds(reset_after):
+    # An update gate near 1 carries h through z * h: a mask on the carried h (kept units times
+    # 1 / (1 - rate) at every step) would grow it geometrically; on h @ U it cannot.
+    layer = GRU(4, 8, reset_after=reset_after, return_sequences=True, recurrent_dropout=0.5,
+                rngs=nnx.Rngs(0, dropout=1))  # fmt: skip
+    params = layer.cell_params()
+    params["bias"] = params["bias"].at[8:16].set(4.0)  # z = σ(4) ≈ 0.98
+    layer.load_cell_params(params)
+    xs = jax.random.normal(jax.random.key(2), (3, 300, 4))
+    assert np.all(np.abs(np.asarray(layer(xs))) <= 1.0)
+    # Against NumPy (Keras's GRU): the mask multiplies h in h @ U, not in z * h.
+    keep = np.where(np.random.default_rng(0).random((3, 8)) < 0.5, 0.0, 2.0).astype(np.float32)
+    outputs = run_scan(
+        layer.cell, params, xs[:, :20], hidden_size=8, recurrent_mask=jnp.asarray(keep)
+    ).outputs
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    W, U, h = p["kernel"], p["recurrent_kernel"], np.zeros((3, 8))
+    for t in range(20):
+        x, hm = np.asarray(xs[:, t], np.float64), h * keep
+        if reset_after:
+            xi = x @ W + p["bias"]
+            hh = hm @ U + p["recurrent_bias"]
+            r, z = (1 / (1 + np.exp(-(xi[:, k] + hh[:, k]))) for k in (slice(0, 8), slice(8, 16)))
+            n = np.tanh(xi[:, 16:] + r * hh[:, 16:])
+        else:  # Cho's staged product (r * h) @ U_n reads the undropped h
+            xi = x @ W + p["bias"]
+            r, z = (
+                1 / (1 + np.exp(-(xi[:, k] + hm @ U[:, k]))) for k in (slice(0, 8), slice(8, 16))
+            )
+            n = np.tanh(xi[:, 16:] + (r * h) @ U[:, 16:])
+        h = (1 - z) * n + z * h
+        np.testing.assert_allclose(outputs[:, t], h, atol=2e-5)
+
+
 def test_dropout_is_off_in_eval_and_random_in_train(xs):
     plain = LSTM(F, H, return_sequences=True, rngs=nnx.Rngs(0))
     dropped = LSTM(

@@ -19,8 +19,8 @@ A cell states its equations once, as a frozen bundle of pure functions over plai
 
 Everything else is derived from these: the plain step (:meth:`Cell.step`), the gates
 (:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the fused recurrence with its
-derivative (from ``jax.linearize`` of ``update``), recurrent dropout (a mask on ``h`` as it enters
-``update``), resets and the gradient-flow perturbation. Every layer, wrapper, trainer and analysis
+derivative (from ``jax.linearize`` of ``update``), recurrent dropout (a mask on the ``h`` of
+``h @ U``, :func:`recurrent_dropout`), resets and the gradient-flow perturbation. Every layer, wrapper, trainer and analysis
 accepts any :class:`Cell`.
 """
 
@@ -38,9 +38,35 @@ __all__ = [
     "available_cells",
     "cell_option_names",
     "get_cell",
+    "recurrent_dropout",
     "recurrent_kernel",
     "register_cell",
 ]
+
+
+def recurrent_dropout(carry: Any, mask: jax.Array | None, has_kernel: bool) -> tuple[Any, Any]:
+    """Applies a recurrent-dropout mask: the carry ``update`` reads, and the ``h`` of ``h @ U``.
+
+    Recurrent dropout (Gal & Ghahramani 2016, as Keras applies it) drops units of ``h`` where
+    ``h`` feeds the recurrent weights: a cell with a recurrent kernel gets ``(h * mask) @ U``
+    and reads its carried state undropped (the GRU's ``z * h``), so the mask never compounds
+    over steps. A cell without one (IndRNN, minGRU) reads ``h`` only in ``update``, and gets
+    ``h * mask`` there.
+
+    Args:
+        carry: the carry entering a step, with ``h`` ``(*batch, H)``.
+        mask: ``(*batch, H)``, or ``None`` for no dropout.
+        has_kernel: whether the cell has a recurrent kernel.
+
+    Returns:
+        ``(the carry update reads, the h that multiplies the recurrent kernel)``.
+    """
+    if mask is None:
+        return carry, carry.h
+    if has_kernel:
+        return carry, carry.h * mask
+    carry = carry._replace(h=carry.h * mask)
+    return carry, carry.h
 
 
 def recurrent_kernel(params: dict[str, Any]) -> jax.Array:
@@ -85,18 +111,23 @@ class Cell:
         """``h @ recurrent_kernel(params)`` ``(*batch, K)``, or ``None`` without a kernel."""
         return None if self.recurrent_kernel is None else h @ self.recurrent_kernel(params)
 
-    def step(self, params: Any, carry: Any, xp_t: Any) -> tuple[Any, jax.Array]:
+    def step(
+        self, params: Any, carry: Any, xp_t: Any, recurrent_mask: jax.Array | None = None
+    ) -> tuple[Any, jax.Array]:
         """One time step: ``(carry, xp_t) -> (carry, h_t)``, the ``lax.scan`` signature.
 
         Args:
             params: the cell's parameters.
             carry: the carry before the step, leaves ``(*batch, ...)``.
             xp_t: the step's slice of ``project(params, xs)``.
+            recurrent_mask: an optional recurrent-dropout mask ``(*batch, H)``, applied as
+                :func:`recurrent_dropout` says.
 
         Returns:
             ``(carry after the step, h_t (*batch, H))``.
         """
-        new_carry, h, *_ = self.update(params, carry, xp_t, self.recurrent_product(params, carry.h))
+        carry, h_in = recurrent_dropout(carry, recurrent_mask, self.recurrent_kernel is not None)
+        new_carry, h, *_ = self.update(params, carry, xp_t, self.recurrent_product(params, h_in))
         return new_carry, h
 
     def gates(self, params: Any, carry: Any, xp_t: Any) -> dict[str, jax.Array]:

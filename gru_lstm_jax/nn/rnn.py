@@ -52,11 +52,12 @@ class RNN(nnx.Module):
 
     Dropout (Gal & Ghahramani 2016, "A Theoretically Grounded Application of Dropout in
     Recurrent Neural Networks"): ``dropout`` drops input features and ``recurrent_dropout`` drops
-    units of ``h`` as it enters each step (``run_scan``'s ``recurrent_mask``), each with one mask
-    per sequence that is the same at every time step. For the LSTM this equals Keras's
-    ``recurrent_dropout`` (only ``h`` is dropped, not ``c``); for the GRU the dropped ``h`` is
-    used everywhere the step reads ``h`` (Gal & Ghahramani's formulation; Keras keeps the
-    undropped ``h`` in ``z * h``). Both are off after ``module.eval()``.
+    units of ``h`` where it feeds the recurrent weights, ``(h * mask) @ U`` (``run_scan``'s
+    ``recurrent_mask``; see :func:`~gru_lstm_jax.cells.base.recurrent_dropout`), each with one
+    mask per sequence that is the same at every time step. The carried state is not dropped (the
+    LSTM's ``c``, the GRU's ``z * h``), as in Keras's ``recurrent_dropout``, so the mask never
+    compounds over steps; a staged product inside ``update`` (the reset-before GRU's
+    ``(r * h) @ U_n``) reads the undropped ``h``. Both are off after ``module.eval()``.
 
     Attributes:
         cell: the :class:`~gru_lstm_jax.cells.Cell`.
@@ -96,7 +97,7 @@ class RNN(nnx.Module):
                 are returned in the original time order (unlike Keras, which returns them
                 reversed).
             dropout: input dropout rate (one mask per sequence).
-            recurrent_dropout: dropout rate on ``h`` entering each step (one mask per
+            recurrent_dropout: dropout rate on ``h`` in the recurrent product (one mask per
                 sequence); needs a carry with an ``h`` field.
             unroll: the ``lax.scan`` unroll factor, a positive int (or ``True``: all steps).
             remat: rematerialise each step in the backward pass to save memory.

@@ -90,7 +90,8 @@ def associative_scan(
         initial_carry: the carry ``(h (B, H),)``.
         valid: boolean ``(B, T)`` or ``None``.
         resets: boolean ``(B, T)`` or ``None``.
-        recurrent_mask: ``(B, H)`` multiplying ``h`` as it enters every step, or ``None``.
+        recurrent_mask: ``(B, H)`` multiplying the ``h`` that ``update`` reads (the cell has no
+            recurrent kernel), or ``None``.
         reverse: run from the last step to the first.
         return_carries: also return the carry after every step.
 

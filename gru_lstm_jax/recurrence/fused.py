@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
+from gru_lstm_jax.cells.base import recurrent_dropout
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,
     added_to_hp,
@@ -78,7 +79,8 @@ def fused_scan(
         initial_carry: leaves ``(B, ...)``.
         valid: boolean ``(B, T)`` or ``None``.
         resets: boolean ``(B, T)`` or ``None``.
-        recurrent_mask: ``(B, H)`` multiplying ``h`` as it enters every step, or ``None``.
+        recurrent_mask: ``(B, H)`` recurrent-dropout mask, or ``None`` (see
+            :func:`~gru_lstm_jax.cells.base.recurrent_dropout`).
         reverse: run from the last step to the first.
         unroll: the ``lax.scan`` unroll factor.
         return_carries: also return the carry after every step.
@@ -197,10 +199,8 @@ def _fused_recurrence(
 
         def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
             t, valid_t, reset_t = inputs
-            into = entering(carry, carry0, reset_t, keep)
-            new, h = two_outputs(
-                params, into, _read_row(xp, t, blocks, xp_bias), product(into.h, U)
-            )
+            into, h_in = recurrent_dropout(entering(carry, carry0, reset_t), keep, U is not None)
+            new, h = two_outputs(params, into, _read_row(xp, t, blocks, xp_bias), product(h_in, U))
             return finish(valid_t, new, h, carry)
 
         final, (outputs, carries) = scan(body, carry0, (steps(xp), valid, resets))
@@ -218,8 +218,8 @@ def _fused_recurrence(
         params, U, xp, xp_bias, carry0, valid, resets, keep = primals
         d_params, dU, dxp, d_xp_bias, dcarry0, *_ = tangents
         xp_0 = _read_row(xp, 0, [1] * len(jax.tree.leaves(xp)), xp_bias)
-        into_0 = entering(carry0, carry0, None, keep)
-        hp_0 = product(into_0.h, U)
+        into_0, h_in_0 = recurrent_dropout(carry0, keep, U is not None)
+        hp_0 = product(h_in_0, U)
         blocks = row_blocks(params, carry0, xp, U)
 
         def residuals(p: Any, into: Any, xp_t: Any, hp_t: Any) -> list:
@@ -272,9 +272,9 @@ def _fused_recurrence(
         def body(state: Any, inputs: Any) -> tuple[Any, Any]:
             carry, buffer = state
             t, valid_t, reset_t = inputs
-            into = entering(carry, carry0, reset_t, keep)
+            into, h_in = recurrent_dropout(entering(carry, carry0, reset_t), keep, U is not None)
             xp_t = _read_row(buffer, t, blocks, xp_bias)
-            (new, h), linear = linearized(params, into, xp_t, product(into.h, U))
+            (new, h), linear = linearized(params, into, xp_t, product(h_in, U))
             leaves, treedef = jax.tree.flatten(linear)
             structure.append(treedef)
             stored = [leaves[i] for i in order] + ([into.h] if store_h else [])
@@ -341,6 +341,8 @@ def _fused_recurrence(
             d_hp = sum(d_bias) if d_bias else None
             if u_tangent:
                 h_in = column(h_at)
+                if keep is not None:  # the stored h is the carry's: dU reads the dropped h
+                    h_in = h_in * keep
                 d_hp = (h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1) + (
                     0 if d_hp is None else d_hp
                 )
@@ -368,10 +370,12 @@ def _fused_recurrence(
         @functools.partial(jax.checkpoint, prevent_cse=False)
         def tangent_body(dcarry: Any, inputs: Any) -> tuple[Any, Any]:
             t, per_step_t, stored_t, valid_t, reset_t = inputs
-            d_into = entering(dcarry, dcarry0, reset_t, keep)
+            d_into, dh_in = recurrent_dropout(
+                entering(dcarry, dcarry0, reset_t), keep, U_t is not None
+            )
             d_xp, d_hp = zero_xp, None
             if U_t is not None:
-                d_hp = jax.lax.dot_general(d_into.h, U_t, (((1,), (1,)), ((), ())))
+                d_hp = jax.lax.dot_general(dh_in, U_t, (((1,), (1,)), ((), ())))
             if hp_tangent and not additive:
                 d_hp = d_hp + per_step_t.pop()
             if per_step_t:

@@ -102,14 +102,9 @@ def where_steps(valid: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(pick, new, old)
 
 
-def entering(carry: Any, carry0: Any, reset_t: jax.Array | None, keep: Any) -> Any:
-    """The carry that enters a step: reset where asked, its ``h`` times the dropout mask.
-
-    ``carry0`` replaces ``carry`` on rows where ``reset_t`` ``(B,)`` is True; ``h`` is
-    multiplied by ``keep`` ``(B, H)`` (recurrent dropout) unless ``keep`` is ``None``.
-    """
-    carry = carry if reset_t is None else where_steps(reset_t, carry0, carry)
-    return carry if keep is None else carry._replace(h=carry.h * keep)
+def entering(carry: Any, carry0: Any, reset_t: jax.Array | None) -> Any:
+    """The carry that enters a step: ``carry0`` on rows where ``reset_t`` ``(B,)`` is True."""
+    return carry if reset_t is None else where_steps(reset_t, carry0, carry)
 
 
 def held(valid_t: jax.Array | None, new: Any, h: jax.Array, carry: Any) -> tuple[Any, jax.Array]:

@@ -137,9 +137,11 @@ def run_scan(
         resets: boolean ``(B, T)``: where True, the carry is reset to the initial carry
             before that step (episode boundaries); ignored on masked steps, which hold the
             carry.
-        recurrent_mask: ``(B, H)``, multiplies ``h`` as it enters every step (recurrent
-            dropout, Gal & Ghahramani 2016); the carry that is passed on is not masked. It is a
-            constant: no derivative flows into it.
+        recurrent_mask: ``(B, H)``, recurrent dropout (Gal & Ghahramani 2016): it multiplies
+            ``h`` in the recurrent product ``h @ U`` of every step, or, for a cell without a
+            recurrent kernel, the ``h`` that ``update`` reads
+            (:func:`~gru_lstm_jax.cells.base.recurrent_dropout`); the carry that is passed on
+            is not masked. It is a constant: no derivative flows into it.
         reverse: process time backwards; each sequence starts at its last valid step and the
             outputs come back in the original order.
         unroll: the ``lax.scan`` unroll factor (an int, or True to unroll fully).
@@ -258,8 +260,8 @@ def _plain_scan(
 
     def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
         x_t, valid_t, reset_t = inputs
-        into = entering(carry, initial_carry, reset_t, keep)
-        new_carry, h = held(valid_t, *step(params, into, x_t), carry)
+        into = entering(carry, initial_carry, reset_t)
+        new_carry, h = held(valid_t, *step(params, into, x_t, keep), carry)
         return new_carry, (h, new_carry if return_carries else None)
 
     final_carry, (outputs, carries) = jax.lax.scan(
@@ -295,16 +297,18 @@ def _associative(
 
 
 def _project_and_step(cell: Cell) -> Any:
-    """``cell.step`` on the raw input: ``(params, carry, x_t (B, F)) -> (carry, h_t (B, H))``.
+    """``cell.step`` on the raw input: ``(params, carry, x_t (B, F), keep) -> (carry, h_t)``.
 
     It projects the one step with ``cell.project(params, x_t[:, None])`` (a sequence of length
     one) and takes that step, so it computes what ``cell.step`` computes on the step's slice of
     ``cell.project(params, xs)``.
     """
 
-    def project_and_step(params: Any, carry: Any, x_t: jax.Array) -> tuple[Any, jax.Array]:
+    def project_and_step(
+        params: Any, carry: Any, x_t: jax.Array, keep: jax.Array | None
+    ) -> tuple[Any, jax.Array]:
         xp_t = jax.tree.map(lambda a: a[:, 0], cell.project(params, x_t[:, None]))
-        return cell.step(params, carry, xp_t)
+        return cell.step(params, carry, xp_t, keep)
 
     return project_and_step
 
