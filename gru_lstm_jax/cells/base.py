@@ -20,8 +20,8 @@ A cell states its equations once, as a frozen bundle of pure functions over plai
 Everything else is derived from these: the plain step (:meth:`Cell.step`), the gates
 (:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the fused recurrence with its
 derivative (from ``jax.linearize`` of ``update``), recurrent dropout (a mask on the ``h`` of
-``h @ U``, :func:`recurrent_dropout`), resets and the gradient-flow perturbation. Every layer, wrapper, trainer and analysis
-accepts any :class:`Cell`.
+``h @ U``, :func:`recurrent_dropout`), resets and the gradient-flow perturbation. Every layer,
+wrapper, trainer and analysis accepts any :class:`Cell`.
 """
 
 from __future__ import annotations
