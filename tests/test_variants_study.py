@@ -78,7 +78,8 @@ def test_greff_findings_follow_the_numbers():
     result = findings(agreeing)
     assert [result[k]["agrees"] for k in ("NFG)", "CIFG", "NP) ", "FGR)")] == [True] * 4
     assert (
-        "are NFG and NOAF (mean rank, worst first: NFG 6.0, NOAF 5.0" in result["NFG)"]["evidence"]
+        "significantly worse than V: NFG on a, b; NOAF on a, b; mean rank over the tasks, "
+        "worst first: NFG 6.0, NOAF 5.0" in result["NFG)"]["evidence"]
     )
     disagreeing = {**agreeing, "lstm_cifg": [0.40, 0.41, 0.42], "lstm_fgr": [0.99, 0.98, 0.97]}
     result = findings(disagreeing)

@@ -111,6 +111,7 @@ def write_variants_report(study: dict[str, Any], workdir: str | os.PathLike) -> 
     path = pathlib.Path(workdir)
     settings = study["settings"]
     comparison = compare_variants(study["variant_records"])
+    runs = {r["path"]: r for r in [*study["variant_records"], *study["min_records"]]}.values()
     lines = [
         "# LSTM variants (Greff et al. 2017), minGRU and minLSTM",
         "",
@@ -122,7 +123,8 @@ def write_variants_report(study: dict[str, Any], workdir: str | os.PathLike) -> 
         )
         + f"; {settings['machine']}; jax {settings['jax']}. Every number is the mean ± sample "
         "standard deviation over seeds of the test metric at the checkpoint each task's config "
-        f"tests; the study took {study['wall_time_s'] / 60:.1f} minutes.",
+        f"tests. Its {len(runs)} runs took {sum(r['wall_time_s'] for r in runs) / 60:.0f} "
+        "minutes, one after another (seconds per epoch are medians over a run's epochs).",
         "",
         *[f"- {note}" for note in study["notes"]],
         "",
