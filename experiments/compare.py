@@ -38,7 +38,9 @@ _SHARED_TFDS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/compare", "The study's folder.")
 _QUICK = flags.DEFINE_bool("quick", False, "Shortened settings: minutes on a 2-core CPU.")
-_CELLS = flags.DEFINE_list("cells", ["lstm", "gru", "rnn"], "Registered cells to compare.")
+_CELLS = flags.DEFINE_list(
+    "cells", None, "Registered cells (default: lstm,gru with --quick, else lstm,gru,rnn)."
+)
 _IMPORTS = flags.DEFINE_multi_string(
     "import", [], "Modules that register cells or tasks of one's own (repeatable, or a,b)."
 )
@@ -95,7 +97,7 @@ def main(argv: list[str]) -> None:
             print(notes[-1])
     study = run_study(
         _WORKDIR.value,
-        cells=_CELLS.value,
+        cells=_CELLS.value or (["lstm", "gru"] if quick else ["lstm", "gru", "rnn"]),
         seeds=[int(s) for s in seeds],
         mode="quick" if quick else "full",
         tasks=tasks,
@@ -104,8 +106,9 @@ def main(argv: list[str]) -> None:
         notes=notes,
         imports=_IMPORTS.value,
     )
-    report = pathlib.Path(_WORKDIR.value) / "report.md"
-    print(f"study: {study['wall_time_s'] / 60:.1f} min -> {report}")
+    report = (pathlib.Path(_WORKDIR.value) / "report.md").resolve()
+    print(f"study: {study['wall_time_s'] / 60:.1f} min; report and figures in {report.parent}")
+    print(f"report: {report}")
 
 
 if __name__ == "__main__":
