@@ -7,11 +7,11 @@ Commands (this project's prepared copy of the data lies beside the checkout)::
         --config=gru_lstm_jax/configs/imdb.py:best --config.data.data_dir=../shared/data/tfds
     python experiments/imdb.py predict --workdir runs/imdb "A wonderful film." "Dull and long."
 
-Expected test accuracy: ``""`` (Embedding 128 -> LSTM 64 -> Dense(1), 5 epochs) 0.8624, at 62-73 s
-per epoch on a shared 2-core CPU; ``best`` (bidirectional GRU 192, max pooling, length-bucketed
-reviews up to 1,000 tokens, 4 epochs) 0.8963, at 264-387 s per epoch. Variants: ``quick`` (one
-epoch of a small model, for studies), ``smoke`` (tests, on mock data). Every run and how ``best``
-was chosen: ``docs/results.md``.
+Expected test accuracy: ``""`` (Embedding 128 -> LSTM 64 -> Dense(1), 5 epochs) 0.8548, at 13-16 s
+per epoch (2 minutes a run) on an idle 2-core CPU; ``best`` (bidirectional GRU 192, max pooling,
+length-bucketed reviews up to 1,000 tokens, 4 epochs) 0.8963, at 264-387 s per epoch. Variants:
+``quick`` (one epoch of a small model, for studies), ``smoke`` (tests, on mock data). Every run and
+how ``best`` was chosen: ``docs/results.md``.
 """
 
 from __future__ import annotations
