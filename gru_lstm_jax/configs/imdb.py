@@ -9,9 +9,9 @@ Commands (this project's prepared copy of the data lies beside the checkout)::
 
 Expected test accuracy: ``""`` (Embedding 128 -> LSTM 64 -> Dense(1), 5 epochs) 0.8548, at 13-16 s
 per epoch (2 minutes a run) on an idle 2-core CPU; ``best`` (bidirectional GRU 192, max pooling,
-length-bucketed reviews up to 1,000 tokens, 4 epochs) 0.8963, at 264-387 s per epoch. Variants:
-``quick`` (one epoch of a small model, for studies), ``smoke`` (tests, on mock data). Every run and
-how ``best`` was chosen: ``docs/results.md``.
+length-bucketed reviews up to 1,000 tokens, 4 epochs) 0.8929, at 141-191 s per epoch (16 minutes a
+run). Variants: ``quick`` (one epoch of a small model, for studies), ``smoke`` (tests, on mock
+data). Every run and how ``best`` was chosen: ``docs/results.md``.
 """
 
 from __future__ import annotations
