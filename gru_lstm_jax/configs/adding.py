@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from gru_lstm_jax.configs import add_placement
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the adding config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
@@ -21,6 +23,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.seed = 0
     # Modules that register cells or tasks of one's own, imported before they are looked up.
     config.imports = ()
+    add_placement(config)
     config.data = ml_collections.ConfigDict(
         {"name": "adding", "length": 100, "num_train": 10_000, "num_val": 1_000, "num_test": 1_000}
     )

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from gru_lstm_jax.configs import add_placement
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the IMDB config of ``variant``: ``""``, ``"best"``, ``"quick"`` or ``"smoke"``.
@@ -30,6 +32,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     # Modules that register cells or tasks of one's own, imported before they are looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
+    add_placement(config)
     config.data = ml_collections.ConfigDict(
         {
             "name": "imdb",

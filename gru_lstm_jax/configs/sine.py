@@ -17,6 +17,8 @@ import math
 
 import ml_collections
 
+from gru_lstm_jax.configs import add_placement
+
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """Returns the sine config; ``variant`` ``"quick"`` (for studies) or ``"smoke"`` (tests)."""
@@ -25,6 +27,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     # Modules that register cells or tasks of one's own, imported before they are looked up
     # (--config.imports=my_cells; several: repeat the flag or separate them by commas).
     config.imports = ()
+    add_placement(config)
     config.data = ml_collections.ConfigDict(
         {
             "name": "sine",

@@ -2,7 +2,11 @@
 
 The run is built by :func:`~gru_lstm_jax.training.run.prepare_run`. A run that is interrupted
 and started again with the same config and workdir resumes from its last checkpoint and ends
-where an uninterrupted run would.
+where an uninterrupted run would, on the same or another number of devices.
+
+Several processes (``jax.distributed``, see :mod:`~gru_lstm_jax.training.parallel`) run the
+same loop in step: all of them compute and save their shards of each checkpoint (Orbax), and
+process 0 alone writes the run folder's other files.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import pathlib
 import statistics
+import tempfile
 import time
 from typing import Any
 
@@ -21,6 +26,7 @@ from tqdm.auto import tqdm
 from gru_lstm_jax import data as datasets
 from gru_lstm_jax.nn import count_params
 from gru_lstm_jax.training import plots, run_folder
+from gru_lstm_jax.training.parallel import PLACEMENT_FIELDS, initialize_distributed, is_primary
 from gru_lstm_jax.training.run import Run, prepare_run, random_streams
 from gru_lstm_jax.training.steps import TrainState
 
@@ -47,7 +53,7 @@ def evaluate(run: Run, params: Any, split: dict[str, np.ndarray]) -> dict[str, f
     """
     totals: dict[str, float] = {}
     for batch in run.eval_batches(split):
-        sums = jax.device_get(run.steps.eval_step(params, batch))
+        sums = jax.device_get(run.steps.eval_step(params, run.parallel.put_batch(batch)))
         for name, value in sums.items():
             totals[name] = totals.get(name, 0.0) + float(value)
     count = totals.pop("count")
@@ -71,7 +77,7 @@ def train_epoch(run: Run, state: TrainState, epoch: int, progress: tqdm) -> tupl
     else:
         batches = datasets.shuffled_batches(run.splits["train"], training.batch_size, key)
     for index, batch in enumerate(batches):
-        state, metrics = run.steps.train_step(state, batch)
+        state, metrics = run.steps.train_step(state, run.parallel.put_batch(batch))
         history.append(metrics)
         progress.update(1)
         if (index + 1) % training.log_every_steps == 0:
@@ -91,6 +97,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     predictions and figures, and finally ``results.json``. Running again with the same config
     and workdir resumes from the last checkpoint (a finished run is only re-tested).
 
+    Training is data-parallel over ``config.mesh`` (default: every device); JAX's distributed
+    runtime is started first when ``config.distributed`` or the environment asks for it
+    (:func:`~gru_lstm_jax.training.parallel.initialize_distributed`).
+
     Args:
         config: an experiment config.
         workdir: the run folder.
@@ -104,11 +114,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             last good checkpoint and no ``results.json``.
     """
     started_run = time.perf_counter()
+    initialize_distributed(config.get("distributed"))
+    primary = is_primary()
     path = run_folder.check_writable(workdir)
     run = prepare_run(config)
     settings = run_folder.check_same_config(path, config)
     path.mkdir(parents=True, exist_ok=True)
-    run_folder.write_json(path / "config.json", settings)
+    if primary:
+        run_folder.write_json(path / "config.json", settings)
 
     training = config.training
     last, best = run_folder.checkpoint_managers(path, training.checkpoints_to_keep)
@@ -117,14 +130,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     # dropped here and the epoch trained again, to the same values.
     start_epoch, state = run_folder.restore_newest_intact(last, state)
     records = [r for r in run_folder.read_metrics(path) if r["epoch"] <= start_epoch]
-    run_folder.write_metrics(path, records)
+    if primary:
+        run_folder.write_metrics(path, records)
 
     metric = run.objective.metric_name
     total_steps = training.num_epochs * run.steps_per_epoch
     progress = tqdm(
         total=total_steps, initial=start_epoch * run.steps_per_epoch, unit="step",
         desc=f"{config.model.get('cell', 'model')} on {config.data.name}",
-        disable=not training.progress,
+        disable=not training.progress or not primary,
     )  # fmt: skip
     try:
         for epoch in range(start_epoch, training.num_epochs):
@@ -157,7 +171,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             records.append(record)
             # The log, then best, then last: last committing ends the epoch (see above). A
             # best checkpoint of this epoch that a crash left is the same state; it stays.
-            run_folder.write_metrics(path, records)
+            if primary:
+                run_folder.write_metrics(path, records)
             if epoch + 1 not in best.all_steps():
                 run_folder.save_state(best, epoch + 1, state, {"val_loss": val["loss"]})
             run_folder.save_state(last, epoch + 1, state)
@@ -173,8 +188,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "val": evaluate(run, tested.params, run.splits["val"]),
         "test": evaluate(run, tested.params, run.splits["test"]),
     }
-    task_results = run.task.write_outputs(run, tested.params, path)
-    plots.plot_learning_curves(path)
+    # Every process computes the task's outputs (their predictions are collective); only
+    # process 0's land in the run folder.
+    with tempfile.TemporaryDirectory() as scratch:
+        task_results = run.task.write_outputs(
+            run, tested.params, path if primary else pathlib.Path(scratch)
+        )
+    if primary:
+        plots.plot_learning_curves(path)
     step_rates = [run.steps_per_epoch / r["train_time_s"] for r in records]
     results = {
         "cell": config.model.get("cell"),
@@ -190,9 +211,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         "wall_time_s": time.perf_counter() - started_run,
         # The median over epochs leaves out the first epoch's compilation.
         "steps_per_s": statistics.median(step_rates),
+        "placement": run.parallel.describe(),
         **task_results,
     }
-    run_folder.write_json(path / "results.json", results)
+    if primary:
+        run_folder.write_json(path / "results.json", results)
     return results
 
 
@@ -217,7 +240,11 @@ def load_trained(workdir: str | os.PathLike) -> tuple[Run, Any]:
     path = pathlib.Path(workdir).expanduser().absolute()
     if not (path / "results.json").exists():
         raise FileNotFoundError(f"{str(path)!r} holds no finished run (no results.json)")
-    config = ml_collections.ConfigDict(run_folder.read_json(path / "config.json"))
+    saved = run_folder.read_json(path / "config.json")
+    # Loaded here, on this process's devices, wherever the run was trained.
+    config = ml_collections.ConfigDict(
+        {key: value for key, value in saved.items() if key not in PLACEMENT_FIELDS}
+    )
     run = prepare_run(config)
     last, best = run_folder.checkpoint_managers(path, config.training.checkpoints_to_keep)
     manager, epoch = run_folder.tested_checkpoint(config.training, last, best)

@@ -3,6 +3,12 @@
 Randomness comes from ``config.seed`` alone, through named streams folded from one root key:
 ``init`` (parameters), ``data`` (dataset generation), ``shuffle`` (epoch ``e`` uses
 ``fold_in(shuffle, e)``) and ``dropout`` (step ``s`` uses ``fold_in(dropout, s)``).
+
+A run is data-parallel over the devices of ``config.mesh`` (all of them by default; see
+:mod:`~gru_lstm_jax.training.parallel`). The mesh and ``config.distributed`` say where a run
+computes, not what: they are left out when a run folder's config is compared
+(:data:`~gru_lstm_jax.training.parallel.PLACEMENT_FIELDS`), so a run resumes on another number
+of devices.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from gru_lstm_jax.training.optimizers import (
     check_learning_rate,
     make_optimizer,
 )
+from gru_lstm_jax.training.parallel import DataParallel, data_parallel
 from gru_lstm_jax.training.steps import Steps, make_steps
 from gru_lstm_jax.training.user_cells import check_cell_names, import_cell_modules
 
@@ -49,6 +56,7 @@ class Run:
         steps: the jitted steps.
         steps_per_epoch: full training batches per epoch.
         keys: the named random streams of ``config.seed``.
+        parallel: where the steps run: the mesh that batches are split over.
     """
 
     config: ml_collections.ConfigDict
@@ -59,6 +67,7 @@ class Run:
     steps: Steps
     steps_per_epoch: int
     keys: dict[str, jax.Array]
+    parallel: DataParallel
 
     @property
     def objective(self) -> Objective:
@@ -85,7 +94,7 @@ class Run:
         for batch in self.eval_batches({**split, "index": np.arange(size)}):
             real = batch["weights"] == 1.0
             index = batch.pop("index")
-            predicted = jax.device_get(self.steps.predict(params, batch))
+            predicted = jax.device_get(self.steps.predict(params, self.parallel.put_batch(batch)))
             parts.append(jax.tree.map(lambda a, real=real: np.asarray(a)[real], predicted))
             indices.append(index[real])
         order = np.argsort(np.concatenate(indices), kind="stable")
@@ -100,7 +109,7 @@ def random_streams(seed: int) -> dict[str, jax.Array]:
 
 # The fields the engine reads; the data and model sections belong to the task.
 FIELDS = {
-    "": ("seed", "imports", "data", "model", "optimizer", "training"),
+    "": ("seed", "imports", "data", "model", "optimizer", "training", "mesh", "distributed"),
     "optimizer": (
         "name", "learning_rate", "schedule", "warmup_steps", "clip_norm", "weight_decay",
     ),
@@ -158,7 +167,8 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     Raises:
         ValueError: for any bad config value (a module of ``config.imports`` that cannot be
             imported, unknown task or cell, non-positive sizes or lengths, a batch larger than
-            the training split, data that do not fit the model, ...), with the field named.
+            the training split or not divisible by the number of devices, data that do not
+            fit the model, ...), with the field named.
     """
     import_cell_modules(config.get("imports", ()))
     if isinstance(config.model.get("cell"), str):
@@ -179,6 +189,9 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
             f"config.training.test_checkpoint must be one of {list(run_folder.TESTED_CHECKPOINTS)}"
             f"; got {training.test_checkpoint!r}"
         )
+    parallel = data_parallel(config.get("mesh"))
+    parallel.check_batch_size(training.batch_size, "config.training.batch_size")
+    parallel.check_batch_size(training.eval_batch_size, "config.training.eval_batch_size")
     task = get_task(config.data.name)
     keys = random_streams(config.seed)
     data = task.load({k: v for k, v in config.data.items() if k != "name"}, keys["data"])
@@ -198,7 +211,7 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     model = task.build(config.model, data, rngs)
     steps_per_epoch = train_size // training.batch_size
     optimizer = make_optimizer(config.optimizer, training.num_epochs * steps_per_epoch)
-    steps = make_steps(model, optimizer, task.objective, keys["dropout"], task.forward)
-    run = Run(config, task, data.info, splits, model, steps, steps_per_epoch, keys)
+    steps = make_steps(model, optimizer, task.objective, keys["dropout"], task.forward, parallel)
+    run = Run(config, task, data.info, splits, model, steps, steps_per_epoch, keys, parallel)
     _check_task_fits(run)
     return run

@@ -19,6 +19,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from gru_lstm_jax.training.parallel import PLACEMENT_FIELDS, is_primary
+
 __all__ = [
     "check_same_config",
     "check_writable",
@@ -65,7 +67,9 @@ def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> 
 
     Writes nothing: callers check before they create any file, then write the returned value
     to ``workdir / "config.json"``. A saved config without ``imports`` (written before configs
-    had the field) equals one whose ``imports`` is empty.
+    had the field) equals one whose ``imports`` is empty, and the fields that say where a run
+    computes (:data:`~gru_lstm_jax.training.parallel.PLACEMENT_FIELDS`: the mesh, the
+    distributed runtime) are not compared.
 
     Args:
         workdir: the folder (it may not exist yet).
@@ -79,9 +83,7 @@ def check_same_config(workdir: pathlib.Path, config: Any, kind: str = "run") -> 
     settings = json.loads(config.to_json())
     saved = workdir / "config.json"
     if saved.exists():
-        changes = _differences(
-            _without_empty_imports(read_json(saved)), _without_empty_imports(settings)
-        )
+        changes = _differences(_comparable(read_json(saved)), _comparable(settings))
         if changes:
             listed = "; ".join(changes[:5]) + ("; ..." if len(changes) > 5 else "")
             raise ValueError(
@@ -105,6 +107,13 @@ def _differences(saved: Any, new: Any, prefix: str = "") -> list[str]:
                 changes += _differences(saved[key], new[key], f"{field}.")
         return changes
     return [] if saved == new else [f"{prefix.rstrip('.')}: {saved!r} -> {new!r}"]
+
+
+def _comparable(settings: Any) -> Any:
+    """The part of a JSON config that two runs must share: no placement, no empty imports."""
+    return _without_empty_imports(
+        {key: value for key, value in settings.items() if key not in PLACEMENT_FIELDS}
+    )
 
 
 def _without_empty_imports(settings: Any) -> Any:
@@ -268,7 +277,7 @@ def restore_newest_intact(manager: ocp.CheckpointManager, target: Any) -> tuple[
             continue
         finally:
             reader.close()
-        for bad, reason in damaged:
+        for bad, reason in damaged if is_primary() else ():
             aside = directory.parent / "damaged" / f"{directory.name}-{bad}"
             aside.parent.mkdir(exist_ok=True)
             shutil.move(directory / str(bad), aside)

@@ -12,6 +12,7 @@ from flax import nnx
 
 from gru_lstm_jax.tasks.base import call_on_inputs
 from gru_lstm_jax.tasks.objectives import Objective
+from gru_lstm_jax.training.parallel import DataParallel
 
 __all__ = ["Steps", "TrainState", "make_steps"]
 
@@ -36,7 +37,8 @@ class Steps(NamedTuple):
     """The jitted functions of a run, built by :func:`make_steps`.
 
     Attributes:
-        init_state: ``() -> TrainState`` at step 0 from the model's current parameters.
+        init_state: ``() -> TrainState`` at step 0 from the model's current parameters
+            (replicated on the mesh under data parallelism).
         train_step: ``(state, batch) -> (state, metrics)``, jitted with ``state`` donated;
             ``metrics`` holds ``loss``, the task metric and ``grad_norm`` (before clipping),
             as device scalars.
@@ -75,6 +77,7 @@ def make_steps(
     objective: Objective,
     dropout_key: jax.Array,
     forward: Callable[[nnx.Module, Batch, bool], Any] = call_on_inputs,
+    parallel: DataParallel | None = None,
 ) -> Steps:
     """Builds the pure train/eval steps of ``model``.
 
@@ -85,6 +88,10 @@ def make_steps(
         dropout_key: the run's dropout key; step ``s`` uses ``fold_in(dropout_key, s)``.
         forward: ``forward(model, batch, training) -> predictions`` (a task's
             :attr:`~gru_lstm_jax.tasks.Task.forward`; default ``model(inputs, lengths=...)``).
+        parallel: data parallelism: the steps take batches split over its mesh and a state
+            replicated on it (see :class:`~gru_lstm_jax.training.parallel.DataParallel`), and
+            return the state, metrics, sums and predictions replicated. ``None`` (default):
+            plain ``jax.jit``, on the default device.
 
     Returns:
         :class:`Steps`.
@@ -97,7 +104,8 @@ def make_steps(
     def init_state() -> TrainState:
         # A copy, so that donating the state to train_step never invalidates the model's arrays.
         start = jax.tree.map(jnp.copy, params)
-        return TrainState(jnp.zeros((), jnp.int32), start, optimizer.init(start))
+        state = TrainState(jnp.zeros((), jnp.int32), start, optimizer.init(start))
+        return state if parallel is None else parallel.put_replicated(state)
 
     def train_step(state: TrainState, batch: Batch) -> tuple[TrainState, dict[str, jax.Array]]:
         # Dropout masks come from the run's dropout stream folded with the step number, so a
@@ -136,10 +144,14 @@ def make_steps(
     def model_with(params: Any) -> nnx.Module:
         return nnx.merge(eval_graph, params, eval_rest)
 
+    shardings = {}
+    if parallel is not None:
+        both = (parallel.replicated, parallel.batch)
+        shardings = {"in_shardings": both, "out_shardings": parallel.replicated}
     return Steps(
         init_state=init_state,
-        train_step=jax.jit(train_step, donate_argnums=0),
-        eval_step=jax.jit(eval_step),
-        predict=jax.jit(predict),
+        train_step=jax.jit(train_step, donate_argnums=0, **shardings),
+        eval_step=jax.jit(eval_step, **shardings),
+        predict=jax.jit(predict, **shardings),
         model_with=model_with,
     )
