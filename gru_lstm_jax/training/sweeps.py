@@ -17,6 +17,7 @@ import ml_collections
 from gru_lstm_jax.tasks import get_task
 from gru_lstm_jax.training import plots, run_folder
 from gru_lstm_jax.training.loop import train_and_evaluate
+from gru_lstm_jax.training.parallel import is_primary
 from gru_lstm_jax.training.user_cells import cells_from_flags
 
 __all__ = ["cells_and_lengths_from_flags", "train_length_sweep"]
@@ -103,6 +104,8 @@ def train_length_sweep(
             print(
                 f"{cell} L={length}: {describe(results)}, {results['wall_time_s']:.0f} s -> {run}"
             )
+    if not is_primary():  # with several processes, process 0 writes the sweep's files
+        return sweep
     workdir.mkdir(parents=True, exist_ok=True)
     run_folder.write_json(workdir / "sweep.json", sweep)
     if len(lengths) > 1:
