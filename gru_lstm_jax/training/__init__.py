@@ -11,6 +11,7 @@ from gru_lstm_jax.training.loop import (
     train_and_evaluate,
 )
 from gru_lstm_jax.training.optimizers import make_optimizer
+from gru_lstm_jax.training.parallel import DataParallel, data_parallel, initialize_distributed
 from gru_lstm_jax.training.steps import Steps, TrainState, make_steps
 from gru_lstm_jax.training.user_cells import (
     cells_from_flags,
@@ -21,6 +22,7 @@ from gru_lstm_jax.training.user_cells import (
 
 __all__ = [
     "OBJECTIVES",
+    "DataParallel",
     "NonFiniteLossError",
     "Objective",
     "Run",
@@ -29,9 +31,11 @@ __all__ = [
     "cells_from_flags",
     "check_cell_names",
     "choose_cells",
+    "data_parallel",
     "evaluate",
     "get_objective",
     "import_cell_modules",
+    "initialize_distributed",
     "load_trained",
     "make_optimizer",
     "make_steps",
