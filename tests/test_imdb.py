@@ -49,6 +49,28 @@ def test_vocabulary_ranks_by_frequency_then_alphabetically(tmp_path):
         Vocabulary.build(texts, vocab_size=2)
 
 
+def test_bigrams_rank_after_the_words_and_mark_the_word_they_end(tmp_path):
+    texts = [tokenize("not good at all"), tokenize("not good, not bad"), tokenize("good film")]
+    vocabulary = Vocabulary.build(texts, vocab_size=6, bigrams=3)
+    # Words: good x3, not x3, then all, at (ties alphabetical); bigrams seen twice: "not good".
+    assert vocabulary.words == ["good", "not", "all", "at", "not good"] and len(vocabulary) == 7
+    assert vocabulary.has_bigrams and not Vocabulary(["good", "not"]).has_bigrams
+    assert vocabulary.encode(["not", "good", "film"]) == [[3, OOV_ID], [2, 6], [OOV_ID, OOV_ID]]
+    vocabulary.save(tmp_path / "vocabulary.json")
+    assert Vocabulary.load(tmp_path / "vocabulary.json").encode(["not", "good"]) == [
+        [3, OOV_ID], [2, 6],
+    ]  # fmt: skip
+    ids, lengths = encode_texts(["Not good at all, not good", ""], vocabulary, maxlen=4)
+    assert ids.shape == (2, 4, 2) and ids.dtype == np.int32
+    np.testing.assert_array_equal(ids[0], [[3, OOV_ID], [2, 6], [5, OOV_ID], [4, OOV_ID]])
+    last, _ = encode_texts(["Not good at all, not good"], vocabulary, maxlen=3, keep="last")
+    np.testing.assert_array_equal(last[0], [[4, OOV_ID], [3, OOV_ID], [2, 6]])
+    np.testing.assert_array_equal(lengths, [4, 0])
+    assert not np.any(ids[1])
+    with pytest.raises(ValueError, match="bigrams must be an int >= 0"):
+        Vocabulary.build(texts, vocab_size=6, bigrams=-1)
+
+
 def test_encode_texts_pads_truncates_and_keeps_empty_reviews():
     vocabulary = Vocabulary(["good", "bad", "movie"])
     texts = ["good movie", "bad bad bad good movie movie", "", b"\xff\xfe", "   "]

@@ -8,9 +8,13 @@ from its ``array_record`` files, so TensorFlow is not needed to read them. The t
 2. :func:`tokenize`: words of Unicode letters and digits (``café``, ``映画``), with an inner
    apostrophe kept (``don't``).
 3. :class:`Vocabulary`: the ``vocab_size`` most frequent training words (ties in alphabetical
-   order), with ``PAD = 0`` and ``OOV = 1``.
+   order), with ``PAD = 0`` and ``OOV = 1``, and optionally the ``bigrams`` most frequent
+   training bigrams (pairs of adjacent words) after them.
 4. :func:`encode_texts`: token ids right-padded (or truncated) to ``maxlen``, with the lengths,
-   so that the models mask the padding.
+   so that the models mask the padding. With bigrams every step holds two ids: its word and the
+   bigram that the word ends (``OOV`` where that bigram is not in the vocabulary, and at the
+   first word), as the bigram features of NBSVM (Wang & Manning 2012) and fastText (Joulin et
+   al. 2017) in a model that reads the words in order.
 
 Reference: Maas, Daly, Pham, Huang, Ng & Potts (2011), "Learning Word Vectors for Sentiment
 Analysis", ACL.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import os
 import pathlib
@@ -72,44 +77,73 @@ def tokenize(text: bytes | str) -> list[str]:
     return _WORD.findall(clean_text(text))
 
 
+def _ranked(counts: collections.Counter, size: int) -> list[str]:
+    """The ``size`` most frequent keys of ``counts``, ties broken alphabetically."""
+    return [key for key, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:size]]
+
+
 class Vocabulary:
-    """Word ids: ``PAD = 0``, ``OOV = 1``, then the most frequent words, most frequent first.
+    """Ids: ``PAD = 0``, ``OOV = 1``, the words, then the bigrams, each most frequent first.
+
+    A bigram is written as its two words joined by a space, which no word holds.
 
     Attributes:
-        words: the words with ids ``2, 3, ...`` in order.
+        words: the words and bigrams with ids ``2, 3, ...`` in order.
+        has_bigrams: whether it holds bigrams, so that :meth:`encode` gives two ids per word.
     """
 
     def __init__(self, words: Sequence[str]):
-        """Makes a vocabulary whose word ``words[i]`` has id ``i + 2``."""
+        """Makes a vocabulary whose entry ``words[i]`` (a word, or a bigram) has id ``i + 2``."""
         if len(set(words)) != len(words):
             raise ValueError("words must not repeat")
         self.words = list(words)
         self._ids = {word: index + 2 for index, word in enumerate(self.words)}
+        self.has_bigrams = any(" " in word for word in self.words)
 
     @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], vocab_size: int) -> Vocabulary:
-        """The vocabulary of ``vocab_size`` ids (PAD and OOV included) from tokenized texts.
+    def build(
+        cls, token_lists: Iterable[Sequence[str]], vocab_size: int, bigrams: int = 0
+    ) -> Vocabulary:
+        """The vocabulary of ``vocab_size`` word ids (PAD and OOV included) and ``bigrams``.
 
         Args:
             token_lists: the training texts, tokenized.
-            vocab_size: the number of ids, at least 3; the ``vocab_size - 2`` most frequent
-                words get one each, ties broken alphabetically so the result is deterministic.
+            vocab_size: the number of word ids, at least 3; the ``vocab_size - 2`` most
+                frequent words get one each, ties broken alphabetically so the result is
+                deterministic.
+            bigrams: the number of bigram ids after them, for the most frequent bigrams of
+                adjacent words (ties alphabetically), among those seen at least twice; 0 for
+                none.
 
         Returns:
             The vocabulary.
         """
         check_int(vocab_size, "vocab_size", minimum=3)
-        counts = collections.Counter(word for tokens in token_lists for word in tokens)
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return cls([word for word, _ in ranked[: vocab_size - 2]])
+        check_int(bigrams, "bigrams", minimum=0)
+        words, pairs = collections.Counter(), collections.Counter()
+        for tokens in token_lists:
+            words.update(tokens)
+            if bigrams:
+                pairs.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
+        repeated = collections.Counter({pair: n for pair, n in pairs.items() if n > 1})
+        return cls(_ranked(words, vocab_size - 2) + _ranked(repeated, bigrams))
 
     def __len__(self) -> int:
         """The number of ids, PAD and OOV included."""
         return len(self.words) + 2
 
-    def encode(self, tokens: Sequence[str]) -> list[int]:
-        """Maps words to ids; unknown words to ``OOV_ID``."""
-        return [self._ids.get(word, OOV_ID) for word in tokens]
+    def encode(self, tokens: Sequence[str]) -> list[int] | list[list[int]]:
+        """Maps words to ids, unknown words to ``OOV_ID``.
+
+        Returns:
+            One id per word; with bigrams, ``[word id, bigram id]`` per word, the bigram being
+            the one the word ends (``OOV_ID`` if unknown, and for the first word).
+        """
+        ids = [self._ids.get(word, OOV_ID) for word in tokens]
+        if not self.has_bigrams:
+            return ids
+        ends = [OOV_ID] + [self._ids.get(f"{a} {b}", OOV_ID) for a, b in itertools.pairwise(tokens)]
+        return [list(pair) for pair in zip(ids, ends[: len(ids)], strict=True)]
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the vocabulary as JSON (``{"pad_id", "oov_id", "words"}``)."""
@@ -135,18 +169,20 @@ def encode_texts(
             last ones (as Keras's ``pad_sequences`` default).
 
     Returns:
-        ``(ids (N, T) int32, lengths (N,) int32)``; ids beyond each length are ``PAD_ID``. An
-        empty review has length 0.
+        ``(ids (N, T) int32, lengths (N,) int32)``, or ids ``(N, T, 2)`` (word, bigram) for a
+        vocabulary with bigrams; ids beyond each length are ``PAD_ID``. An empty review has
+        length 0.
     """
     check_int(maxlen, "maxlen", minimum=1)
     if keep not in ("first", "last"):
         raise ValueError(f"keep must be 'first' or 'last'; got {keep!r}")
     rows = [vocabulary.encode(tokenize(text)) for text in texts]
-    ids = np.full((len(rows), maxlen), PAD_ID, np.int32)
+    per_step = (2,) if vocabulary.has_bigrams else ()
+    ids = np.full((len(rows), maxlen, *per_step), PAD_ID, np.int32)
     lengths = np.zeros(len(rows), np.int32)
     for index, row in enumerate(rows):
         row = row[:maxlen] if keep == "first" else row[max(len(row) - maxlen, 0) :]
-        ids[index, : len(row)] = row
+        ids[index, : len(row)] = np.reshape(row, (len(row), *per_step))
         lengths[index] = len(row)
     return ids, lengths
 
@@ -218,6 +254,7 @@ def load_imdb(
     *,
     data_dir: str | os.PathLike | None = None,
     vocab_size: int = 10_000,
+    bigrams: int = 0,
     maxlen: int = 200,
     val_fraction: float = 0.2,
     keep: str = "first",
@@ -233,23 +270,28 @@ def load_imdb(
     Args:
         key: a PRNG key for the validation split.
         data_dir: the TFDS data directory holding ``imdb_reviews``.
-        vocab_size: ids in the vocabulary, PAD and OOV included.
+        vocab_size: word ids in the vocabulary, PAD and OOV included.
+        bigrams: bigram ids after them (see :meth:`Vocabulary.build`); with any, every step of
+            ``inputs`` holds a word id and a bigram id.
         maxlen: ids per review.
         val_fraction: the fraction of training reviews held out for validation.
         keep: which words of a long review to keep, ``"first"`` or ``"last"``.
         cache_dir: where to cache the encoded arrays, or ``None``.
 
     Returns:
-        ``(splits, vocabulary)``; each split is ``{"inputs": (N, maxlen) int32, "lengths": (N,)
-        int32, "targets": (N, 1) float32}``.
+        ``(splits, vocabulary)``; each split is ``{"inputs": (N, maxlen) int32 (or
+        (N, maxlen, 2) with bigrams), "lengths": (N,) int32, "targets": (N, 1) float32}``.
     """
     check_int(vocab_size, "vocab_size", minimum=3)
+    check_int(bigrams, "bigrams", minimum=0)
     check_int(maxlen, "maxlen", minimum=1)
     check_real(val_fraction, "val_fraction", "a fraction in (0, 1)", lambda v: 0 < v < 1)
     settings = {
         "version": _CACHE_VERSION,
         "data_dir": str(pathlib.Path(data_dir).absolute()) if data_dir else None,
         "vocab_size": vocab_size,
+        # Only when set, so that the caches made before bigrams existed stay valid.
+        **({"bigrams": bigrams} if bigrams else {}),
         "maxlen": maxlen,
         "val_fraction": val_fraction,
         "keep": keep,
@@ -275,7 +317,7 @@ def load_imdb(
     order = np.asarray(jax.random.permutation(key, len(train_texts)))
     val_rows, train_rows = np.sort(order[:num_val]), np.sort(order[num_val:])
     train_tokens = (tokenize(train_texts[i]) for i in train_rows)
-    vocabulary = Vocabulary.build(train_tokens, vocab_size)
+    vocabulary = Vocabulary.build(train_tokens, vocab_size, bigrams)
 
     def split(texts: Sequence, labels: np.ndarray) -> dict[str, np.ndarray]:
         inputs, lengths = encode_texts(texts, vocabulary, maxlen, keep=keep)
