@@ -5,6 +5,7 @@ from gru_lstm_jax.cells.base import (
     available_cells,
     cell_option_names,
     get_cell,
+    matmul,
     recurrent_kernel,
     register_cell,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "lstm_project",
     "lstm_update",
     "lstm_variant_cell",
+    "matmul",
     "min_gru_cell",
     "min_lstm_cell",
     "peephole_lstm_cell",

@@ -7,7 +7,7 @@ A cell states its equations once, as a frozen bundle of pure functions over plai
 - ``initial_carry(batch_shape, hidden_size) -> carry``: zeros, a NamedTuple with an ``h`` field
   ``(*batch, H)``, the hidden state that the recurrent weights multiply.
 - ``project(params, xs) -> xp``: the input-side work for every time step at once, each step on
-  its own, ``xs`` of shape ``(*batch, T, input_size)`` (e.g. ``xs @ W + b``).
+  its own, ``xs`` of shape ``(*batch, T, input_size)`` (e.g. ``matmul(xs, W) + b``).
 - ``recurrent_kernel(params) -> U``: the ``(H, K)`` weights that multiply ``h`` at every step,
   or ``None`` for a cell without such a product (e.g. IndRNN's elementwise recurrence).
 - ``update(params, carry, xp_t, hp_t) -> (carry, h_t)`` or ``(carry, h_t, gates)``: the rest of
@@ -16,6 +16,11 @@ A cell states its equations once, as a frozen bundle of pure functions over plai
   ``(*batch, H)`` in ``[0, 1]`` for the gate statistics of the analysis. A cell whose step needs
   a second, staged product of a gated ``h`` (Cho et al.'s GRU, ``(r * h) @ U_n``) computes it
   here from ``params``.
+
+A cell takes every matrix product with :func:`matmul`, so that it runs in the weights' dtype: a
+layer with ``compute_dtype=jnp.bfloat16`` hands the cell its matrices in bfloat16, and the
+products take bfloat16 operands and give float32, while the carry and the gate arithmetic stay
+float32.
 
 Everything else is derived from these: the plain step (:meth:`Cell.step`), the gates
 (:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the fused recurrence with its
@@ -32,16 +37,36 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 __all__ = [
     "Cell",
     "available_cells",
     "cell_option_names",
     "get_cell",
+    "matmul",
     "recurrent_dropout",
     "recurrent_kernel",
     "register_cell",
 ]
+
+
+def matmul(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x @ w`` with operands in ``w``'s dtype and a result of at least float32.
+
+    A bfloat16 ``w`` (mixed precision) gets bfloat16 operands and a float32 result: XLA
+    accumulates in float32, and the products of bfloat16 values are exact in float32. With a
+    float32 or float64 ``w`` and an ``x`` no wider, it is exactly ``x @ w``.
+
+    Args:
+        x: ``(..., K)``.
+        w: ``(K, N)``.
+
+    Returns:
+        ``(..., N)`` in ``promote_types(w.dtype, float32)``.
+    """
+    accumulation = jnp.promote_types(w.dtype, jnp.float32)
+    return jnp.matmul(x.astype(w.dtype), w, preferred_element_type=accumulation)
 
 
 def recurrent_dropout(carry: Any, mask: jax.Array | None, has_kernel: bool) -> tuple[Any, Any]:
@@ -109,7 +134,7 @@ class Cell:
 
     def recurrent_product(self, params: Any, h: jax.Array) -> jax.Array | None:
         """``h @ recurrent_kernel(params)`` ``(*batch, K)``, or ``None`` without a kernel."""
-        return None if self.recurrent_kernel is None else h @ self.recurrent_kernel(params)
+        return None if self.recurrent_kernel is None else matmul(h, self.recurrent_kernel(params))
 
     def step(
         self, params: Any, carry: Any, xp_t: Any, recurrent_mask: jax.Array | None = None

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -122,7 +122,7 @@ def gru_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
     Returns:
         Pre-activations from the input side, ``(*batch, T, 3H)``.
     """
-    return xs @ params["kernel"] + params["bias"]
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def gru_update(
@@ -162,7 +162,7 @@ def gru_update(
         h_r, h_z = jnp.split(hp_t, 2, axis=-1)
         r = gate_activation(x_r + h_r)
         U_n = params["recurrent_kernel"][:, 2 * h.shape[-1] :]
-        n = activation(x_n + (r * h) @ U_n)
+        n = activation(x_n + matmul(r * h, U_n))
     z = gate_activation(x_z + h_z)
     h_new = (1.0 - z) * n + z * h
     return GRUState(h=h_new), h_new, {"reset_gate": r, "update_gate": z}

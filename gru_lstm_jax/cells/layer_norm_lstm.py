@@ -24,7 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.lstm import LSTMState, lstm_init, lstm_initial_carry
 
 __all__ = ["layer_norm", "layer_norm_lstm_cell"]
@@ -49,7 +49,7 @@ def _init(key: jax.Array, input_size: int, hidden_size: int) -> dict[str, jax.Ar
 
 
 def _project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    return layer_norm(xs @ params["kernel"], params["ln_x"]) + params["bias"]
+    return layer_norm(matmul(xs, params["kernel"]), params["ln_x"]) + params["bias"]
 
 
 def _update(

@@ -36,7 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -102,7 +102,7 @@ def lstm_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
     Returns:
         Pre-activations from the input side, ``(*batch, T, 4H)``.
     """
-    return xs @ params["kernel"] + params["bias"]
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def lstm_update(

@@ -52,7 +52,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 from gru_lstm_jax.cells.lstm import LSTMState, lstm_initial_carry
 
@@ -102,7 +102,7 @@ def _initial_carry(variant, batch_shape, hidden_size):
 
 
 def _project(params, xs):
-    return xs @ params["kernel"] + params["bias"]
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def _update(variant, params, carry, xp_t, hp_t):
@@ -111,7 +111,7 @@ def _update(variant, params, carry, xp_t, hp_t):
     parts = zip(jnp.split(xp_t, len(blocks), -1), jnp.split(hp_t, len(blocks), -1), strict=True)
     z = {k: x + h for k, (x, h) in zip(blocks, parts, strict=True)}
     if variant == "FGR":
-        gate_product = carry.gates @ params["gate_recurrent_kernel"]
+        gate_product = matmul(carry.gates, params["gate_recurrent_kernel"])
         for k, r in zip("ifo", jnp.split(gate_product, 3, -1), strict=True):
             z[k] = z[k] + r
     peephole = dict(zip(_PEEPHOLES.get(variant, "ifo"), params.get("peephole", ()), strict=True))

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, register_cell
 
 __all__ = ["MinState", "min_gru_cell", "min_lstm_cell"]
 
@@ -51,7 +51,7 @@ def _initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> MinState:
 
 
 def _project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    return xs @ params["kernel"] + params["bias"]
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def _min_gru_update(

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
 
 __all__ = [
     "RNNState",
@@ -66,7 +66,7 @@ def simple_rnn_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> 
 
 def simple_rnn_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
     """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, H)``."""
-    return xs @ params["kernel"] + params["bias"]
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def simple_rnn_update(

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.cells.base import recurrent_dropout
+from gru_lstm_jax.cells.base import matmul, recurrent_dropout
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,
     added_to_hp,
@@ -167,7 +167,7 @@ def _fused_recurrence(
         return new, h
 
     def product(h: jax.Array, U: Any) -> Any:
-        return None if U is None else h @ U
+        return None if U is None else matmul(h, U)
 
     def finish(valid_t: Any, new: Any, h: jax.Array, carry: Any) -> tuple[Any, jax.Array, Any]:
         """The step's carry (held on masked steps) and the scan's outputs."""
@@ -343,7 +343,7 @@ def _fused_recurrence(
                 h_in = column(h_at)
                 if keep is not None:  # the stored h is the carry's: dU reads the dropped h
                     h_in = h_in * keep
-                d_hp = (h_in.reshape(time * batch, -1) @ dU).reshape(time, batch, -1) + (
+                d_hp = matmul(h_in.reshape(time * batch, -1), dU).reshape(time, batch, -1) + (
                     0 if d_hp is None else d_hp
                 )
             per_step.append(jnp.broadcast_to(d_hp, (time, *hp_0.shape)))
@@ -374,8 +374,13 @@ def _fused_recurrence(
                 entering(dcarry, dcarry0, reset_t), keep, U_t is not None
             )
             d_xp, d_hp = zero_xp, None
-            if U_t is not None:
-                d_hp = jax.lax.dot_general(dh_in, U_t, (((1,), (1,)), ((), ())))
+            if U_t is not None:  # matmul(dh_in, U), with U laid out as U^T
+                d_hp = jax.lax.dot_general(
+                    dh_in.astype(U_t.dtype),
+                    U_t,
+                    (((1,), (1,)), ((), ())),
+                    preferred_element_type=hp_0.dtype,
+                )
             if hp_tangent and not additive:
                 d_hp = d_hp + per_step_t.pop()
             if per_step_t:
