@@ -16,6 +16,7 @@ from gru_lstm_jax.recurrence.masks import (
     last_output,
     sequence_mask,
 )
+from gru_lstm_jax.recurrence.precision import with_compute_dtype
 from gru_lstm_jax.recurrence.scan import IMPLEMENTATIONS, check_implementation, run_scan
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "lengths_from_right_padded_mask",
     "run_scan",
     "sequence_mask",
+    "with_compute_dtype",
 ]

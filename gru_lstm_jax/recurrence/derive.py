@@ -23,6 +23,7 @@ __all__ = [
     "exact_rounding_removed",
     "is_additive",
     "keep_activations",
+    "multiplied",
     "params_read",
     "passed_through",
     "random_draws",
@@ -121,6 +122,37 @@ def reads_precede(fn: Callable[..., list], args: tuple, inputs: Any, outputs: An
     return all(any(v in before for v in eqn.outvars) for eqn in readers) and not any(
         v in reads for v in _vars(returned)
     )
+
+
+# Operations that move, cut, join or cast an array but compute nothing from its values.
+_LAYOUT = frozenset(
+    {"convert_element_type", "slice", "dynamic_slice", "split", "reshape", "transpose", "squeeze",
+     "expand_dims", "broadcast_in_dim", "concatenate", "copy"}
+)  # fmt: skip
+
+
+@functools.cache
+def _multiplied_at(fn: Callable, leaves: tuple, treedef: Any, count: int) -> tuple[bool, ...]:
+    jaxpr = jax.make_jaxpr(fn)(*jax.tree.unflatten(treedef, leaves)).jaxpr
+    source = {v: {i} for i, v in enumerate(jaxpr.invars[:count])}
+    found = set()
+    for eqn in jaxpr.eqns:
+        reached = set().union(*(source.get(v, set()) for v in _vars(eqn.invars)))
+        if eqn.primitive.name == "dot_general":
+            found |= reached
+        elif reached and eqn.primitive.name in _LAYOUT:
+            source.update(dict.fromkeys(eqn.outvars, reached))
+    return tuple(i in found for i in range(count))
+
+
+def multiplied(fn: Callable[..., Any], params: Any, *args: Any) -> list[bool]:
+    """Per leaf of ``params``: whether ``fn(params, *args)`` takes a matrix product of it.
+
+    That is, whether the leaf, or a slice, reshape, transpose, join or cast of it, is an operand
+    of a ``dot_general``: a kernel, but not a bias or a gain that a product meets afterwards.
+    """
+    leaves, treedef = jax.tree.flatten(spec((params, *args)))
+    return list(_multiplied_at(fn, tuple(leaves), treedef, len(jax.tree.leaves(params))))
 
 
 def passed_through(fn: Callable[..., list], *args: Any) -> list[int | None]:
