@@ -11,7 +11,21 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["check_bool", "check_int", "check_positive_int", "check_rate", "check_real"]
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "COMPUTE_DTYPES",
+    "check_bool",
+    "check_compute_dtype",
+    "check_int",
+    "check_positive_int",
+    "check_rate",
+    "check_real",
+]
+
+# The dtypes of the operands of a model's matrix products (mixed precision: see nn.RNN).
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 def _is_int(value: Any) -> bool:
@@ -74,3 +88,23 @@ def check_rate(value: Any, name: str) -> None:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a dropout rate in [0, 1); got {value!r}")
+
+
+def check_compute_dtype(value: Any, name: str) -> np.dtype:
+    """Checks that ``value`` is one of :data:`COMPUTE_DTYPES`, by name or as a dtype.
+
+    Returns:
+        The dtype, ``jnp.float32`` or ``jnp.bfloat16``.
+
+    Raises:
+        ValueError: ``"{name} must be 'float32' or 'bfloat16' ..."``.
+    """
+    try:
+        dtype = jnp.dtype(value)
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype.name not in COMPUTE_DTYPES:
+        raise ValueError(
+            f"{name} must be 'float32' or 'bfloat16' (or jnp.float32, jnp.bfloat16); got {value!r}"
+        )
+    return dtype

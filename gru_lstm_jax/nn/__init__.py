@@ -6,6 +6,7 @@ Every recurrent layer takes ``implementation=`` (``"auto"``, ``"fused"``, ``"sca
 
 from gru_lstm_jax.nn.attention import AdditiveAttention, masked_softmax
 from gru_lstm_jax.nn.bidirectional import MERGE_MODES, Bidirectional
+from gru_lstm_jax.nn.linear import linear
 from gru_lstm_jax.nn.rnn import GRU, LSTM, RNN, SimpleRNN
 from gru_lstm_jax.nn.stacked import StackedRNN
 from gru_lstm_jax.nn.summary import LayerSummary, ModelSummary, count_params, summary
@@ -22,6 +23,7 @@ __all__ = [
     "SimpleRNN",
     "StackedRNN",
     "count_params",
+    "linear",
     "masked_softmax",
     "summary",
 ]

@@ -16,12 +16,14 @@ The keys are also the values, as in Bahdanau et al. (the annotations of the enco
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from gru_lstm_jax.checks import check_positive_int
+from gru_lstm_jax.checks import check_compute_dtype, check_positive_int
+from gru_lstm_jax.nn.linear import linear
 
 __all__ = ["AdditiveAttention", "masked_softmax"]
 
@@ -72,7 +74,13 @@ class AdditiveAttention(nnx.Module):
     """
 
     def __init__(
-        self, query_features: int, key_features: int, attention_features: int, *, rngs: nnx.Rngs
+        self,
+        query_features: int,
+        key_features: int,
+        attention_features: int,
+        *,
+        compute_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
     ):
         """Creates the parameters.
 
@@ -80,21 +88,28 @@ class AdditiveAttention(nnx.Module):
             query_features: features of the query ``Dq``.
             key_features: features of each key (and value) ``Dk``.
             attention_features: width of the hidden layer of the score ``A``.
+            compute_dtype: the operands' dtype in the two projections, ``jnp.float32`` or
+                ``jnp.bfloat16`` (see :func:`~gru_lstm_jax.nn.linear.linear`); the scores,
+                the softmax and the context are float32.
             rngs: ``nnx.Rngs`` with a ``params`` stream.
 
         Raises:
-            ValueError: if a size is not a positive int.
+            ValueError: if a size is not a positive int, or for another ``compute_dtype``.
         """
         check_positive_int(query_features, "query_features")
         check_positive_int(key_features, "key_features")
         check_positive_int(attention_features, "attention_features")
+        compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
         self.query_features = query_features
         self.key_features = key_features
         self.attention_features = attention_features
-        self.query_projection = nnx.Linear(
-            query_features, attention_features, use_bias=False, rngs=rngs
+        self.query_projection = linear(
+            query_features, attention_features, compute_dtype=compute_dtype, use_bias=False,
+            rngs=rngs,
+        )  # fmt: skip
+        self.key_projection = linear(
+            key_features, attention_features, compute_dtype=compute_dtype, rngs=rngs
         )
-        self.key_projection = nnx.Linear(key_features, attention_features, rngs=rngs)
         # As PyTorch's default for a vector of fan-in A: uniform(±1/√A).
         bound = 1.0 / math.sqrt(attention_features)
         self.score_vector = nnx.Param(

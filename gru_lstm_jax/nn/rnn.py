@@ -10,13 +10,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
-from gru_lstm_jax.checks import check_bool, check_positive_int, check_rate
+from gru_lstm_jax.checks import check_bool, check_compute_dtype, check_positive_int, check_rate
 from gru_lstm_jax.recurrence import (
     add_batch_axis,
     check_implementation,
     last_output,
     run_scan,
     sequence_mask,
+    with_compute_dtype,
 )
 
 __all__ = ["GRU", "LSTM", "RNN", "SimpleRNN"]
@@ -59,6 +60,11 @@ class RNN(nnx.Module):
     compounds over steps; a staged product inside ``update`` (the reset-before GRU's
     ``(r * h) @ U_n``) reads the undropped ``h``. Both are off after ``module.eval()``.
 
+    Mixed precision: with ``compute_dtype=jnp.bfloat16`` (or ``"bfloat16"``) every matrix product
+    of the cell takes bfloat16 operands and gives float32, accumulated in float32
+    (:func:`~gru_lstm_jax.recurrence.with_compute_dtype`). The parameters are stored in float32
+    and get float32 gradients; the carry, the gate arithmetic and the outputs stay float32.
+
     Attributes:
         cell: the :class:`~gru_lstm_jax.cells.Cell`.
         in_features: input features ``F``.
@@ -80,6 +86,7 @@ class RNN(nnx.Module):
         unroll: int | bool = 1,
         remat: bool = False,
         implementation: str = "auto",
+        compute_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
         **cell_options: Any,
     ):
@@ -104,6 +111,9 @@ class RNN(nnx.Module):
             implementation: how ``run_scan`` runs the cell: ``"auto"``, ``"fused"``,
                 ``"scan"``, ``"cudnn"`` or ``"cudnn_reference"`` (see
                 :mod:`gru_lstm_jax.recurrence.scan`; the cuDNN values run only the LSTM).
+            compute_dtype: the dtype of the operands of the cell's matrix products,
+                ``jnp.float32`` (or ``"float32"``) or ``jnp.bfloat16`` (``"bfloat16"``; see
+                above); the cuDNN implementations run float32 only.
             rngs: ``nnx.Rngs``; the ``params`` stream initialises the weights, the ``dropout``
                 stream (or the default stream) draws dropout masks.
             **cell_options: options for a named cell, e.g. ``reset_after=False``.
@@ -113,6 +123,12 @@ class RNN(nnx.Module):
         check_rate(dropout, "dropout")
         check_rate(recurrent_dropout, "recurrent_dropout")
         check_implementation(implementation)
+        self.compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
+        if self.compute_dtype != jnp.float32 and implementation.startswith("cudnn"):
+            raise ValueError(
+                f"implementation={implementation!r} runs float32 only; got "
+                f"compute_dtype={compute_dtype!r}"
+            )
         for flag, value in (
             ("return_sequences", return_sequences),
             ("return_state", return_state),
@@ -207,7 +223,7 @@ class RNN(nnx.Module):
         if dropout.rate > 0 and not dropout.deterministic:
             recurrent_mask = dropout(jnp.ones((batch, self.hidden_size)))
         outputs, final_carry, _ = run_scan(
-            self.cell,
+            with_compute_dtype(self.cell, self.compute_dtype),
             self.cell_params(),
             self.input_dropout(xs),
             hidden_size=self.hidden_size,

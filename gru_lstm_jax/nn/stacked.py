@@ -67,7 +67,8 @@ class StackedRNN(nnx.Module):
             return_state: also return the final carry of every layer.
             rngs: ``nnx.Rngs`` for initialisation and dropout.
             **layer_options: passed to every :class:`~gru_lstm_jax.nn.RNN` (``dropout``,
-                ``recurrent_dropout``, ``unroll``, ``remat``, ``implementation``, cell options).
+                ``recurrent_dropout``, ``unroll``, ``remat``, ``implementation``,
+                ``compute_dtype``, cell options).
 
         Raises:
             ValueError: for a non-positive size or count, or sizes that disagree with
