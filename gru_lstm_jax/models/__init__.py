@@ -7,6 +7,7 @@ from typing import Any
 from flax import nnx
 
 from gru_lstm_jax.cells import cell_option_names
+from gru_lstm_jax.checks import check_compute_dtype
 from gru_lstm_jax.models.classifier import POOLINGS, SequenceClassifier
 from gru_lstm_jax.models.forecaster import Forecaster, autoregressive_forecast
 from gru_lstm_jax.models.seq2seq import Seq2SeqAttention
@@ -32,7 +33,8 @@ def build_model(
         config: ``kind`` (``"forecaster"`` or ``"classifier"``), ``cell``, ``hidden_sizes`` and
             the model's options (``dropout``, ``recurrent_dropout``; for the classifier also
             ``bidirectional``, ``pooling`` (``"last"``, ``"mean"`` or ``"attention"``),
-            ``layer_dropout``). ``chrono_init: True`` gives
+            ``layer_dropout``), ``compute_dtype`` (``"float32"`` by default, or ``"bfloat16"``:
+            mixed precision, see :class:`~gru_lstm_jax.nn.RNN`). ``chrono_init: True`` gives
             chrono initialisation (Tallec & Ollivier 2018) for dependencies over the whole
             sequence (``chrono_max_length=time_steps``) to the cells that take that option
             (LSTM, GRU); cells without gates to initialise (the tanh RNN) are unaffected.
@@ -44,8 +46,15 @@ def build_model(
 
     Returns:
         The model.
+
+    Raises:
+        ValueError: for an unknown ``kind`` or ``compute_dtype``, naming the config field.
     """
     options = dict(config)
+    if "compute_dtype" in options:
+        options["compute_dtype"] = check_compute_dtype(
+            options["compute_dtype"], "config.model.compute_dtype"
+        )
     kind = options.pop("kind")
     cell = options.pop("cell")
     hidden_sizes = tuple(options.pop("hidden_sizes"))

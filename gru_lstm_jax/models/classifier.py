@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.checks import check_positive_int
-from gru_lstm_jax.nn import AdditiveAttention, StackedRNN
+from gru_lstm_jax.checks import check_compute_dtype, check_positive_int
+from gru_lstm_jax.nn import AdditiveAttention, StackedRNN, linear
 from gru_lstm_jax.recurrence import sequence_mask
 
 __all__ = ["POOLINGS", "SequenceClassifier"]
@@ -41,6 +41,7 @@ class SequenceClassifier(nnx.Module):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         layer_dropout: float = 0.0,
+        compute_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
         **cell_options: Any,
     ):
@@ -56,25 +57,32 @@ class SequenceClassifier(nnx.Module):
             dropout: input dropout of every recurrent layer.
             recurrent_dropout: recurrent dropout of every recurrent layer.
             layer_dropout: dropout between recurrent layers.
+            compute_dtype: the operands' dtype in every matrix product, ``"float32"`` or
+                ``"bfloat16"`` (mixed precision: see :class:`~gru_lstm_jax.nn.RNN`); the
+                logits are float32.
             rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
             **cell_options: options of a named cell.
         """
         check_positive_int(num_outputs, "num_outputs")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {pooling!r}")
+        compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
         self.pooling = pooling
         self.encoder = StackedRNN(
             cell, in_features, list(hidden_sizes), bidirectional=bidirectional,
             layer_dropout=layer_dropout, return_sequences=pooling != "last", dropout=dropout,
-            recurrent_dropout=recurrent_dropout, rngs=rngs, **cell_options,
+            recurrent_dropout=recurrent_dropout, compute_dtype=compute_dtype, rngs=rngs,
+            **cell_options,
         )  # fmt: skip
         features = self.encoder.out_features
         if pooling == "attention":
             self.pooling_query = nnx.Param(
                 jax.random.normal(rngs.params(), (features,)) / jnp.sqrt(features)
             )
-            self.attention = AdditiveAttention(features, features, features, rngs=rngs)
-        self.head = nnx.Linear(features, num_outputs, rngs=rngs)
+            self.attention = AdditiveAttention(
+                features, features, features, compute_dtype=compute_dtype, rngs=rngs
+            )
+        self.head = linear(features, num_outputs, compute_dtype=compute_dtype, rngs=rngs)
 
     def __call__(
         self, xs: jax.Array, *, lengths: jax.Array | None = None, mask: jax.Array | None = None

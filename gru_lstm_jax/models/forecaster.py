@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell
-from gru_lstm_jax.checks import check_positive_int
-from gru_lstm_jax.nn import StackedRNN
+from gru_lstm_jax.checks import check_compute_dtype, check_positive_int
+from gru_lstm_jax.nn import StackedRNN, linear
 
 __all__ = ["Forecaster", "autoregressive_forecast"]
 
@@ -32,6 +32,7 @@ class Forecaster(nnx.Module):
         out_features: int = 1,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        compute_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
         **cell_options: Any,
     ):
@@ -44,15 +45,22 @@ class Forecaster(nnx.Module):
             out_features: predicted values per example ``K``.
             dropout: input dropout of every recurrent layer.
             recurrent_dropout: recurrent dropout of every recurrent layer.
+            compute_dtype: the operands' dtype in every matrix product, ``"float32"`` or
+                ``"bfloat16"`` (mixed precision: see :class:`~gru_lstm_jax.nn.RNN`); the
+                predictions are float32.
             rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
             **cell_options: options of a named cell.
         """
         check_positive_int(out_features, "out_features")
+        compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
         self.encoder = StackedRNN(
             cell, in_features, list(hidden_sizes), dropout=dropout,
-            recurrent_dropout=recurrent_dropout, rngs=rngs, **cell_options,
+            recurrent_dropout=recurrent_dropout, compute_dtype=compute_dtype, rngs=rngs,
+            **cell_options,
         )  # fmt: skip
-        self.head = nnx.Linear(self.encoder.out_features, out_features, rngs=rngs)
+        self.head = linear(
+            self.encoder.out_features, out_features, compute_dtype=compute_dtype, rngs=rngs
+        )
 
     def __call__(self, xs: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
         """Maps windows ``(B, T, F)`` (optionally of ``lengths`` ``(B,)``) to ``(B, K)``."""

@@ -30,9 +30,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gru_lstm_jax.cells import Cell, get_cell
-from gru_lstm_jax.checks import check_positive_int
-from gru_lstm_jax.nn import RNN, AdditiveAttention, Bidirectional
-from gru_lstm_jax.recurrence import sequence_mask
+from gru_lstm_jax.checks import check_compute_dtype, check_positive_int
+from gru_lstm_jax.nn import RNN, AdditiveAttention, Bidirectional, linear
+from gru_lstm_jax.recurrence import sequence_mask, with_compute_dtype
 
 __all__ = ["Seq2SeqAttention"]
 
@@ -68,6 +68,7 @@ class Seq2SeqAttention(nnx.Module):
         bos_id: the token that starts every decoder input.
         eos_id: the token that ends every target.
         pad_id: the token that fills decoded positions after ``eos_id``.
+        compute_dtype: the operands' dtype in every matrix product.
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class Seq2SeqAttention(nnx.Module):
         pad_id: int = 0,
         bos_id: int = 1,
         eos_id: int = 2,
+        compute_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
         **cell_options: Any,
     ):
@@ -100,11 +102,15 @@ class Seq2SeqAttention(nnx.Module):
             pad_id: the padding token.
             bos_id: the begin-of-sequence token.
             eos_id: the end-of-sequence token.
+            compute_dtype: the operands' dtype in every matrix product, ``"float32"`` or
+                ``"bfloat16"`` (mixed precision: see :class:`~gru_lstm_jax.nn.RNN`); the
+                embeddings, the decoder's state and the logits are float32.
             rngs: ``nnx.Rngs`` with a ``params`` stream.
             **cell_options: options of a named cell, e.g. ``reset_after=False``.
 
         Raises:
-            ValueError: for a non-positive size or a decoder cell whose carry has no ``h``.
+            ValueError: for a non-positive size, a decoder cell whose carry has no ``h``, or
+                another ``compute_dtype``.
         """
         for value, name in (
             (source_vocab_size, "source_vocab_size"),
@@ -116,6 +122,8 @@ class Seq2SeqAttention(nnx.Module):
             check_positive_int(value, name)
         attention_features = decoder_hidden if attention_features is None else attention_features
         check_positive_int(attention_features, "attention_features")
+        compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
+        self.compute_dtype = compute_dtype
         self.decoder_cell = get_cell(cell, **cell_options)
         carry = jax.eval_shape(lambda: self.decoder_cell.initial_carry((1,), decoder_hidden))
         if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
@@ -128,7 +136,10 @@ class Seq2SeqAttention(nnx.Module):
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.source_embed = nnx.Embed(source_vocab_size, embed_dim, rngs=rngs)
         self.target_embed = nnx.Embed(target_vocab_size, embed_dim, rngs=rngs)
-        layer = {"return_sequences": True, "return_state": True, "rngs": rngs}
+        layer = {
+            "return_sequences": True, "return_state": True, "compute_dtype": compute_dtype,
+            "rngs": rngs,
+        }  # fmt: skip
         self.encoder = Bidirectional(
             RNN(self.decoder_cell, embed_dim, encoder_hidden, **layer),
             RNN(self.decoder_cell, embed_dim, encoder_hidden, go_backwards=True, **layer),
@@ -136,12 +147,11 @@ class Seq2SeqAttention(nnx.Module):
         encoded = 2 * encoder_hidden
         params = self.decoder_cell.init(rngs.params(), embed_dim + decoder_hidden, decoder_hidden)
         self.decoder_params = nnx.Dict({name: nnx.Param(value) for name, value in params.items()})
-        self.bridge = nnx.Linear(encoded, decoder_hidden, rngs=rngs)
-        self.attention = AdditiveAttention(decoder_hidden, encoded, attention_features, rngs=rngs)
-        self.combine = nnx.Linear(
-            decoder_hidden + encoded, decoder_hidden, use_bias=False, rngs=rngs
-        )
-        self.output = nnx.Linear(decoder_hidden, target_vocab_size, rngs=rngs)
+        dense = {"compute_dtype": compute_dtype, "rngs": rngs}
+        self.bridge = linear(encoded, decoder_hidden, **dense)
+        self.attention = AdditiveAttention(decoder_hidden, encoded, attention_features, **dense)
+        self.combine = linear(decoder_hidden + encoded, decoder_hidden, use_bias=False, **dense)
+        self.output = linear(decoder_hidden, target_vocab_size, **dense)
 
     def _check_source(self, source: Any, source_lengths: Any) -> tuple[jax.Array, jax.Array]:
         source = jnp.asarray(source)
@@ -189,11 +199,10 @@ class Seq2SeqAttention(nnx.Module):
         """One decoder step: ``(state, y_{t-1} (B,)) -> (state, (logits (B, V), a_t (B, T)))``."""
         inputs = jnp.concatenate([self.target_embed(previous_tokens), state.attentional], axis=-1)
         params = {name: param[...] for name, param in self.decoder_params.items()}
+        cell = with_compute_dtype(self.decoder_cell, self.compute_dtype)
         # The cell's input projection expects a time axis; here it has one step.
-        projected = jax.tree.map(
-            lambda a: a[:, 0], self.decoder_cell.project(params, inputs[:, None])
-        )
-        carry, h = self.decoder_cell.step(params, state.cell_carry, projected)
+        projected = jax.tree.map(lambda a: a[:, 0], cell.project(params, inputs[:, None]))
+        carry, h = cell.step(params, state.cell_carry, projected)
         context, weights = self.attention(
             h, encoded["keys"], mask=encoded["mask"], projected_keys=encoded["projected_keys"]
         )

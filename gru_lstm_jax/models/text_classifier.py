@@ -43,7 +43,8 @@ class TextClassifier(nnx.Module):
             hidden_sizes: hidden units of each recurrent layer.
             rngs: ``nnx.Rngs`` (``params`` and ``dropout`` streams).
             **classifier_options: :class:`~gru_lstm_jax.models.SequenceClassifier`'s options
-                (``num_outputs``, ``bidirectional``, ``pooling``, dropouts, cell options).
+                (``num_outputs``, ``bidirectional``, ``pooling``, dropouts, ``compute_dtype``,
+                cell options); the embeddings are float32.
         """
         check_int(vocab_size, "vocab_size", minimum=2)
         check_positive_int(embed_dim, "embed_dim")
