@@ -103,7 +103,7 @@ def test_flop_formula_matches_xla_count_of_an_unrolled_reference(cell):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize(
-    "impl", ["ours", "ours_scan", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"]
+    "impl", ["ours", "ours_scan", "ours_bf16", "flax_linen", "flax_nnx", "torch", "torch_no_onednn"]
 )
 def test_each_implementation_trains_on_a_fixed_batch(impl, cell):
     if get_impl(impl).needs_torch:

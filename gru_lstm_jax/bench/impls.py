@@ -15,6 +15,9 @@ backward pass and the Adam update.
   ``implementation="scan"`` (the plain ``lax.scan`` of the cell's step), ``"associative"``
   (minGRU and minLSTM, in parallel over time) or ``"cudnn"`` (the LSTM only, on a GPU with
   cuDNN), to compare our implementations with each other. Not in the default set.
+- ``ours_bf16``: ``ours`` with ``compute_dtype="bfloat16"``: mixed precision, the layer's
+  matrix products in bfloat16 with float32 results (see ``gru_lstm_jax.RNN``). Not in the
+  default set.
 - ``flax_linen``: ``flax.linen.RNN`` over ``OptimizedLSTMCell`` / ``GRUCell`` and ``Dense(1)``,
   optax Adam, ``jax.jit`` with the parameters and optimizer state donated.
 - ``flax_nnx``: ``flax.nnx.RNN`` over ``nnx.OptimizedLSTMCell`` / ``nnx.GRUCell`` and
@@ -118,6 +121,7 @@ def build_ours(
     seed: int,
     learning_rate: float,
     implementation: str = "auto",
+    compute_dtype: str = "float32",
 ) -> JaxTrainer:
     """Our layer (``gru_lstm_jax.RNN(cell)``, default options) under the package's step.
 
@@ -127,6 +131,7 @@ def build_ours(
         seed: seeds the parameters and the data.
         learning_rate: Adam's learning rate.
         implementation: the layer's ``implementation``.
+        compute_dtype: the layer's ``compute_dtype``.
 
     Returns:
         A :class:`JaxTrainer` whose state is a :class:`gru_lstm_jax.training.TrainState`.
@@ -143,10 +148,11 @@ def build_ours(
     if implementation == "cudnn" and not cudnn_available():
         raise ValueError(f"impl 'ours_cudnn' needs a GPU with cuDNN; JAX has {jax.devices()}")
     rngs = nnx.Rngs(seed)
-    model = nnx.Sequential(
-        RNN(cell, workload.features, workload.hidden, implementation=implementation, rngs=rngs),
-        nnx.Linear(workload.hidden, 1, rngs=rngs),
-    )
+    layer = RNN(
+        cell, workload.features, workload.hidden, implementation=implementation,
+        compute_dtype=compute_dtype, rngs=rngs,
+    )  # fmt: skip
+    model = nnx.Sequential(layer, nnx.Linear(workload.hidden, 1, rngs=rngs))
     steps = make_steps(
         model, optax.adam(learning_rate), get_objective("regression"), jax.random.key(seed)
     )
@@ -284,6 +290,10 @@ register_impl(
 register_impl(
     "ours_cudnn", functools.partial(build_ours, implementation="cudnn"), implements=("lstm",),
     ours=True, label=_ours_label(", implementation='cudnn'"),
+)  # fmt: skip
+register_impl(
+    "ours_bf16", functools.partial(build_ours, compute_dtype="bfloat16"), ours=True,
+    label=_ours_label(", compute_dtype='bfloat16'"),
 )  # fmt: skip
 register_impl(
     "torch_no_onednn", functools.partial(torch_impl.build_torch, onednn=False),
