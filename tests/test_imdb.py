@@ -160,12 +160,30 @@ def test_predictions_unchanged_by_extra_padding(rng):
         model(ids.astype(np.float32), lengths=lengths)
 
 
-def test_imdb_smoke_run_and_predict_on_raw_text(tmp_path, monkeypatch):
+def test_a_step_of_several_ids_embeds_as_the_sum_of_their_embeddings(rng):
+    model = TextClassifier("gru", 30, 6, (5,), pooling="max", rngs=nnx.Rngs(0))
+    ids = rng.integers(2, 30, size=(3, 7, 2)).astype(np.int32)
+    lengths = np.array([7, 4, 1], np.int32)
+    table = np.asarray(model.embed.embedding[...])
+    summed = table[ids[..., 0]] + table[ids[..., 1]]
+    np.testing.assert_allclose(
+        model(ids, lengths=lengths), model.classifier(summed, lengths=lengths), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"\(batch, time\) or \(batch, time, ids per step\)"):
+        model(ids[..., None], lengths=lengths)
+
+
+@pytest.mark.parametrize("bigrams", [0, 30])
+def test_imdb_smoke_run_and_predict_on_raw_text(bigrams, tmp_path, monkeypatch):
     # A relative workdir, as in the README's commands: Orbax needs absolute paths.
     monkeypatch.chdir(tmp_path)
     config = imdb_config.get_config("smoke")
+    config.data.bigrams = bigrams
     with tfds.testing.mock_data(num_examples=40):
         results = train_and_evaluate(config, "run")
+        run, _ = load_trained("run")
+    assert run.splits["train"]["inputs"].shape[2:] == ((2,) if bigrams else ())
+    assert run.data.has_bigrams == bool(bigrams)
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"config.json", "metrics.jsonl", "results.json", "vocabulary.json",
             "predictions.npz", "learning_curves.png", "checkpoints"} <= names  # fmt: skip

@@ -38,6 +38,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
             "name": "imdb",
             "data_dir": "",  # "" means TFDS's default data directory
             "vocab_size": 10_000,
+            "bigrams": 0,  # N > 0: the N most frequent training bigrams as ids of their own
             "maxlen": 200,
             "val_fraction": 0.2,
             "keep": "last",  # as Keras's pad_sequences: a long review keeps its ending

@@ -89,16 +89,20 @@ class Vocabulary:
 
     Attributes:
         words: the words and bigrams with ids ``2, 3, ...`` in order.
-        has_bigrams: whether it holds bigrams, so that :meth:`encode` gives two ids per word.
+        has_bigrams: whether :meth:`encode` gives a bigram id beside every word id (even when
+            no bigram was frequent enough to get an id of its own).
     """
 
-    def __init__(self, words: Sequence[str]):
-        """Makes a vocabulary whose entry ``words[i]`` (a word, or a bigram) has id ``i + 2``."""
+    def __init__(self, words: Sequence[str], *, has_bigrams: bool | None = None):
+        """Makes a vocabulary whose entry ``words[i]`` (a word, or a bigram) has id ``i + 2``.
+
+        ``has_bigrams`` defaults to whether ``words`` holds a bigram.
+        """
         if len(set(words)) != len(words):
             raise ValueError("words must not repeat")
         self.words = list(words)
         self._ids = {word: index + 2 for index, word in enumerate(self.words)}
-        self.has_bigrams = any(" " in word for word in self.words)
+        self.has_bigrams = any(" " in w for w in self.words) if has_bigrams is None else has_bigrams
 
     @classmethod
     def build(
@@ -126,7 +130,8 @@ class Vocabulary:
             if bigrams:
                 pairs.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
         repeated = collections.Counter({pair: n for pair, n in pairs.items() if n > 1})
-        return cls(_ranked(words, vocab_size - 2) + _ranked(repeated, bigrams))
+        ranked = _ranked(words, vocab_size - 2) + _ranked(repeated, bigrams)
+        return cls(ranked, has_bigrams=bigrams > 0)
 
     def __len__(self) -> int:
         """The number of ids, PAD and OOV included."""
@@ -146,14 +151,17 @@ class Vocabulary:
         return [list(pair) for pair in zip(ids, ends[: len(ids)], strict=True)]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Writes the vocabulary as JSON (``{"pad_id", "oov_id", "words"}``)."""
-        payload = {"pad_id": PAD_ID, "oov_id": OOV_ID, "words": self.words}
+        """Writes the vocabulary as JSON (``{"pad_id", "oov_id", "words", "bigrams"}``)."""
+        payload = {
+            "pad_id": PAD_ID, "oov_id": OOV_ID, "words": self.words, "bigrams": self.has_bigrams,
+        }  # fmt: skip
         pathlib.Path(path).write_text(json.dumps(payload, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Reads a vocabulary written by :meth:`save`."""
-        return cls(json.loads(pathlib.Path(path).read_text())["words"])
+        saved = json.loads(pathlib.Path(path).read_text())
+        return cls(saved["words"], has_bigrams=saved.get("bigrams"))
 
 
 def encode_texts(

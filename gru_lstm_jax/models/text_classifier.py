@@ -19,6 +19,10 @@ __all__ = ["TextClassifier"]
 class TextClassifier(nnx.Module):
     """``Embed -> SequenceClassifier`` over right-padded token ids with their lengths.
 
+    A step holds one token id ``(B, T)``, or several ``(B, T, K)`` whose embeddings are summed
+    (a word and the bigram it ends, as :func:`~gru_lstm_jax.data.imdb.encode_texts` gives with
+    bigrams; Joulin et al. 2017 sum n-gram embeddings the same way).
+
     With ``embed_dim=128``, ``hidden_sizes=(64,)``, the LSTM, ``dropout=0.2`` and
     ``recurrent_dropout=0.2`` this is the seed's IMDB model (Embedding 128 -> LSTM 64 -> Dense
     with a sigmoid, the sigmoid being in the loss).
@@ -55,24 +59,24 @@ class TextClassifier(nnx.Module):
         )
 
     def __call__(self, ids: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
-        """Maps token ids ``(B, T)`` with ``lengths`` ``(B,)`` to logits ``(B, K)``."""
-        return self.classifier(self.embed(self._check_ids(ids)), lengths=lengths)
+        """Maps token ids ``(B, T)`` or ``(B, T, K)`` with ``lengths`` ``(B,)`` to logits."""
+        return self.classifier(self._embed(ids), lengths=lengths)
 
     def attention_weights(self, ids: jax.Array, *, lengths: jax.Array | None = None) -> jax.Array:
-        """The attention pooling's weights ``(B, T)`` over token ids ``(B, T)``.
+        """The attention pooling's weights ``(B, T)`` over token ids ``(B, T)`` or ``(B, T, K)``.
 
         See :meth:`~gru_lstm_jax.models.SequenceClassifier.attention_weights`; a model whose
         pooling is not ``"attention"`` raises ``ValueError``.
         """
-        embedded = self.embed(self._check_ids(ids))
-        return self.classifier.attention_weights(embedded, lengths=lengths)
+        return self.classifier.attention_weights(self._embed(ids), lengths=lengths)
 
-    @staticmethod
-    def _check_ids(ids: jax.Array) -> jax.Array:
+    def _embed(self, ids: jax.Array) -> jax.Array:
+        """``(B, T, E)``: each step's embedding, the sum over its ids for ``(B, T, K)``."""
         ids = jnp.asarray(ids)
-        if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
+        if ids.ndim not in (2, 3) or not jnp.issubdtype(ids.dtype, jnp.integer):
             raise ValueError(
-                f"ids must be integer token ids of shape (batch, time); got {ids.dtype} "
-                f"{tuple(ids.shape)}"
+                f"ids must be integer token ids of shape (batch, time) or (batch, time, ids per "
+                f"step); got {ids.dtype} {tuple(ids.shape)}"
             )
-        return ids
+        embedded = self.embed(ids)
+        return embedded if ids.ndim == 2 else embedded.sum(axis=2)
