@@ -31,6 +31,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         {
             "kind": "forecaster",
             "cell": "lstm",
+            "compute_dtype": "float32",  # "bfloat16": matrix products in bf16 (README)
             "hidden_sizes": (64,),
             "dropout": 0.0,
             "recurrent_dropout": 0.0,

@@ -49,6 +49,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         {
             "kind": "text_classifier",
             "cell": "lstm",
+            "compute_dtype": "float32",  # "bfloat16": matrix products in bf16 (README)
             "embed_dim": 128,
             "hidden_sizes": (64,),
             "bidirectional": False,

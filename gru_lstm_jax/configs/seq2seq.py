@@ -41,6 +41,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict(
         {
             "cell": "gru",
+            "compute_dtype": "float32",  # "bfloat16": matrix products in bf16 (README)
             "embed_dim": 32,
             "encoder_hidden": 64,
             "decoder_hidden": 128,

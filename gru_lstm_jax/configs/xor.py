@@ -40,6 +40,7 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
         {
             "kind": "classifier",
             "cell": "lstm",
+            "compute_dtype": "float32",  # "bfloat16": matrix products in bf16 (README)
             "hidden_sizes": (32,),
             "bidirectional": False,
             "pooling": "last",
