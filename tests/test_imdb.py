@@ -173,17 +173,26 @@ def test_a_step_of_several_ids_embeds_as_the_sum_of_their_embeddings(rng):
         model(ids[..., None], lengths=lengths)
 
 
-@pytest.mark.parametrize("bigrams", [0, 30])
-def test_imdb_smoke_run_and_predict_on_raw_text(bigrams, tmp_path, monkeypatch):
+def _smaller(config):
+    """``config``'s recipe at the smoke variant's sizes: data and model for seconds."""
+    config.data.update(vocab_size=40, bigrams=min(config.data.bigrams, 30), maxlen=12, cache_dir="")
+    config.model.update(embed_dim=8, hidden_sizes=(8,))
+    config.training.update(num_epochs=2, batch_size=4, eval_batch_size=8, progress=False)
+    config.training.bucket_width = min(config.training.bucket_width, 4)
+    return config
+
+
+@pytest.mark.parametrize("variant", ["smoke", "bigrams"])
+def test_imdb_smoke_run_and_predict_on_raw_text(variant, tmp_path, monkeypatch):
     # A relative workdir, as in the README's commands: Orbax needs absolute paths.
     monkeypatch.chdir(tmp_path)
-    config = imdb_config.get_config("smoke")
-    config.data.bigrams = bigrams
+    config = _smaller(imdb_config.get_config(variant))
     with tfds.testing.mock_data(num_examples=40):
         results = train_and_evaluate(config, "run")
         run, _ = load_trained("run")
+    bigrams = variant == "bigrams"
     assert run.splits["train"]["inputs"].shape[2:] == ((2,) if bigrams else ())
-    assert run.data.has_bigrams == bool(bigrams)
+    assert run.data.has_bigrams == bigrams
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"config.json", "metrics.jsonl", "results.json", "vocabulary.json",
             "predictions.npz", "learning_curves.png", "checkpoints"} <= names  # fmt: skip
