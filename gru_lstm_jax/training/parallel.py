@@ -147,10 +147,11 @@ class DataParallel:
             The same dict of ``(B, ...)`` arrays, each split along ``B`` over the devices;
             this process transfers only the rows that its own devices hold.
         """
-        first = np.shape(next(iter(batch.values())))[0]
-        rows = [index[0] for index in self.batch.addressable_devices_indices_map((first,)).values()]
-        local = slice(min(r.start or 0 for r in rows), max(first if r.stop is None else r.stop
-                                                            for r in rows))  # fmt: skip
+        size = np.shape(next(iter(batch.values())))[0]
+        # The rows of this process's devices, one contiguous block of the global batch.
+        blocks = self.batch.addressable_devices_indices_map((size,)).values()
+        rows = [block[0].indices(size) for block in blocks]
+        local = slice(min(start for start, _, _ in rows), max(stop for _, stop, _ in rows))
         return {
             name: jax.make_array_from_process_local_data(
                 self.batch, np.asarray(array)[local], np.shape(array)
