@@ -285,7 +285,8 @@ def added_to_hp(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any)
 def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:
     """Per leaf of ``xp_t``: in how many equal column blocks ``update`` first splits it (or 1).
 
-    The loop then reads each block of a step's row with its own slice (see :func:`_read_row`).
+    The loop then reads each block of a step's row with its own slice (see
+    :func:`~gru_lstm_jax.recurrence.rows.read_row`).
     """
     jaxpr = jax.make_jaxpr(update)(*spec((params, carry, xp_t, hp_t))).jaxpr
     first = len(jax.tree.leaves((params, carry)))

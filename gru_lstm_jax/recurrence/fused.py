@@ -36,7 +36,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.cells.base import matmul, recurrent_dropout
@@ -54,6 +53,8 @@ from gru_lstm_jax.recurrence.derive import (
     varies_per_step,
 )
 from gru_lstm_jax.recurrence.masks import ScanOutput, entering, held, time_major
+from gru_lstm_jax.recurrence.rows import read_row
+from gru_lstm_jax.recurrence.tangents import all_zero, instantiate, is_zero
 
 __all__ = ["fused_scan"]
 
@@ -113,43 +114,6 @@ def fused_scan(
     return ScanOutput(time_major(outputs), final, time_major(carries))
 
 
-def _is_zero(tangent: Any) -> bool:
-    return type(tangent) is SymbolicZero
-
-
-def _instantiate(tangents: Any, primals: Any) -> Any:
-    """``tangents`` with every symbolic zero replaced by zeros like its primal."""
-    return jax.tree.map(
-        lambda d, p: jnp.zeros_like(p) if _is_zero(d) else d, tangents, primals, is_leaf=_is_zero
-    )
-
-
-def _all_zero(tangents: Any) -> bool:
-    return all(map(_is_zero, jax.tree.leaves(tangents, is_leaf=_is_zero)))
-
-
-def _read_row(xp: Any, t: jax.Array, blocks: list[int], bias: jax.Array | None) -> Any:
-    """Row ``t`` of every leaf ``(T, B, K)`` of ``xp``, each read as its column blocks.
-
-    A leaf that ``update`` splits into ``n`` gates is read as ``n`` slices of width ``K / n``,
-    joined; XLA folds the join and the split into one slice per gate. Slicing one ``(B, K)``
-    row instead keeps XLA (CPU) from vectorising the gate math around it. ``bias`` ``(K,)``,
-    if not ``None``, is added to each block before the join (``xp`` is one array then).
-    """
-
-    def read(a: jax.Array, n: int) -> jax.Array:
-        width, middle = a.shape[-1] // n, a.shape[1:-1]
-        parts = [
-            jax.lax.dynamic_slice(a, (t, *(0 for _ in middle), k * width), (1, *middle, width))[0]
-            + (0 if bias is None else bias[k * width : (k + 1) * width])
-            for k in range(n)
-        ]
-        return parts[0] if n == 1 else jnp.concatenate(parts, axis=-1)
-
-    leaves, treedef = jax.tree.flatten(xp)
-    return jax.tree.unflatten(treedef, [read(a, n) for a, n in zip(leaves, blocks, strict=True)])
-
-
 @functools.cache
 def _fused_recurrence(
     update: Callable[..., tuple], reverse: bool, unroll: int | bool, return_carries: bool
@@ -200,7 +164,7 @@ def _fused_recurrence(
         def body(carry: Any, inputs: Any) -> tuple[Any, Any]:
             t, valid_t, reset_t = inputs
             into, h_in = recurrent_dropout(entering(carry, carry0, reset_t), keep, U is not None)
-            new, h = two_outputs(params, into, _read_row(xp, t, blocks, xp_bias), product(h_in, U))
+            new, h = two_outputs(params, into, read_row(xp, t, blocks, xp_bias), product(h_in, U))
             return finish(valid_t, new, h, carry)
 
         final, (outputs, carries) = scan(body, carry0, (steps(xp), valid, resets))
@@ -217,7 +181,7 @@ def _fused_recurrence(
     def recurrence_jvp(primals: tuple, tangents: tuple) -> tuple[Any, Any]:
         params, U, xp, xp_bias, carry0, valid, resets, keep = primals
         d_params, dU, dxp, d_xp_bias, dcarry0, *_ = tangents
-        xp_0 = _read_row(xp, 0, [1] * len(jax.tree.leaves(xp)), xp_bias)
+        xp_0 = read_row(xp, 0, [1] * len(jax.tree.leaves(xp)), xp_bias)
         into_0, h_in_0 = recurrent_dropout(carry0, keep, U is not None)
         hp_0 = product(h_in_0, U)
         blocks = row_blocks(params, carry0, xp, U)
@@ -236,7 +200,7 @@ def _fused_recurrence(
         # once here instead of stored per step.
         fixed = jax.jit(residuals)(*step)
         structure = []
-        u_tangent = U is not None and not _is_zero(dU)
+        u_tangent = U is not None and not is_zero(dU)
 
         # The forward loop stores what the step's linear map needs (its residuals), as cuDNN's
         # reserve space, and the carry's h entering every step for dU (unless it is one of
@@ -273,7 +237,7 @@ def _fused_recurrence(
             carry, buffer = state
             t, valid_t, reset_t = inputs
             into, h_in = recurrent_dropout(entering(carry, carry0, reset_t), keep, U is not None)
-            xp_t = _read_row(buffer, t, blocks, xp_bias)
+            xp_t = read_row(buffer, t, blocks, xp_bias)
             (new, h), linear = linearized(params, into, xp_t, product(h_in, U))
             leaves, treedef = jax.tree.flatten(linear)
             structure.append(treedef)
@@ -327,14 +291,14 @@ def _fused_recurrence(
         unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
         to_hp = unflatten(added_to_hp(update, *step))
         d_bias = [
-            d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=_is_zero),
+            d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=is_zero),
                                  jax.tree.leaves(to_hp), strict=True)
-            if fold and not _is_zero(d)
+            if fold and not is_zero(d)
         ]  # fmt: skip
         per_step = []
-        if not _all_zero(dxp) or not _all_zero(d_xp_bias):
-            d_rows = _instantiate(dxp, xp)
-            per_step.append(d_rows if _all_zero(d_xp_bias) else d_rows + d_xp_bias)
+        if not all_zero(dxp) or not all_zero(d_xp_bias):
+            d_rows = instantiate(dxp, xp)
+            per_step.append(d_rows if all_zero(d_xp_bias) else d_rows + d_xp_bias)
         hp_tangent = u_tangent or bool(d_bias)
         if hp_tangent:
             time = steps(xp).shape[0]
@@ -356,10 +320,10 @@ def _fused_recurrence(
             for read, fold in zip(params_read(update, *step), jax.tree.leaves(to_hp), strict=True)
         ])  # fmt: skip
         d_params = jax.tree.map(
-            lambda d, p, keep: d if keep and not _is_zero(d) else jnp.zeros_like(p),
-            d_params, params, seen, is_leaf=_is_zero,
+            lambda d, p, keep: d if keep and not is_zero(d) else jnp.zeros_like(p),
+            d_params, params, seen, is_leaf=is_zero,
         )  # fmt: skip
-        dcarry0 = _instantiate(dcarry0, carry0)
+        dcarry0 = instantiate(dcarry0, carry0)
         zero_xp = jax.tree.map(lambda a: jnp.zeros(a.shape[1:], a.dtype), xp)
         # U^T laid out once before the loop: reverse mode transposes ``d(h) @ U`` into
         # ``d(hp) @ U^T``, which reads U against its layout at every step otherwise.
