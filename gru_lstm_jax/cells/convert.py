@@ -18,6 +18,10 @@ PyTorch's LSTM has two biases that always appear as a sum, so they are added int
 bias; converting back puts our bias in ``bias_ih`` and zeros in ``bias_hh``. PyTorch's GRU is the
 ``reset_after`` variant; its two biases are our ``bias`` and ``recurrent_bias``. Reverse-direction
 weights of a bidirectional PyTorch module carry the suffix ``_reverse``.
+
+cuDNN's LSTM weights (``jax.experimental.rnn.lstm``, one layer and direction) are one flat vector
+in PyTorch's layout: ``W_ih`` ``(4H, I)``, ``W_hh`` ``(4H, H)``, ``b_ih`` and ``b_hh`` ``(4H,)``,
+each flattened row-major, in that order.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ __all__ = [
     "gru_params_from_torch",
     "gru_params_to_keras",
     "gru_params_to_torch",
+    "lstm_params_from_cudnn",
     "lstm_params_from_keras",
     "lstm_params_from_torch",
+    "lstm_params_to_cudnn",
     "lstm_params_to_keras",
     "lstm_params_to_torch",
 ]
@@ -219,6 +225,47 @@ def lstm_params_to_keras(params: Mapping[str, Any]) -> list[np.ndarray]:
     """Converts LSTM params to Keras ``LSTM`` weights ``[kernel, recurrent_kernel, bias]``."""
     _check_params(params, ("kernel", "recurrent_kernel", "bias"), gates=4)
     return [_to_numpy(params[name]).copy() for name in ("kernel", "recurrent_kernel", "bias")]
+
+
+def lstm_params_to_cudnn(params: Mapping[str, Any]) -> jnp.ndarray:
+    """Packs LSTM params into cuDNN's flat weights of one layer and direction.
+
+    Args:
+        params: ``{"kernel": (I, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``; arrays or
+            traced values (it runs inside ``jit``).
+
+    Returns:
+        ``(4H (I + H + 2),)``: ``W_ih = kernel.T``, ``W_hh = recurrent_kernel.T``,
+        ``b_ih = bias`` and ``b_hh = 0``.
+    """
+    _check_params(params, ("kernel", "recurrent_kernel", "bias"), gates=4)
+    bias = jnp.asarray(params["bias"])
+    kernels = [jnp.ravel(jnp.transpose(params[name])) for name in ("kernel", "recurrent_kernel")]
+    return jnp.concatenate([*kernels, bias, jnp.zeros_like(bias)])
+
+
+def lstm_params_from_cudnn(weights: Any, *, input_size: int, hidden_size: int) -> dict[str, Any]:
+    """Unpacks cuDNN's flat LSTM weights of one layer and direction, summing the two biases.
+
+    Args:
+        weights: ``(4H (I + H + 2),)``.
+        input_size: ``I``.
+        hidden_size: ``H``.
+
+    Returns:
+        ``{"kernel": (I, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}`` with
+        ``bias = b_ih + b_hh``.
+    """
+    G, F, H = 4 * hidden_size, input_size, hidden_size
+    weights = jnp.asarray(weights)
+    if weights.shape != (G * (F + H + 2),):
+        raise ValueError(
+            f"weights must have shape (4H (I + H + 2),) = ({G * (F + H + 2)},) for "
+            f"input_size={F}, hidden_size={H}; got {tuple(weights.shape)}"
+        )
+    W_ih, W_hh, b_ih, b_hh = jnp.split(weights, np.cumsum([G * F, G * H, G]))
+    return {"kernel": W_ih.reshape(G, F).T, "recurrent_kernel": W_hh.reshape(G, H).T,
+            "bias": b_ih + b_hh}  # fmt: skip
 
 
 def _reorder_gru_blocks(array: np.ndarray) -> np.ndarray:

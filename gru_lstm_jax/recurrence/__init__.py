@@ -4,12 +4,7 @@
 (see :mod:`gru_lstm_jax.recurrence.scan`), which all compute the same numbers.
 """
 
-from gru_lstm_jax.recurrence.cudnn import (
-    cudnn_available,
-    cudnn_lstm,
-    cudnn_lstm_stack,
-    lengths_from_right_padded_mask,
-)
+from gru_lstm_jax.recurrence.cudnn import cudnn_available
 from gru_lstm_jax.recurrence.masks import (
     ScanOutput,
     add_batch_axis,
@@ -25,10 +20,7 @@ __all__ = [
     "add_batch_axis",
     "check_implementation",
     "cudnn_available",
-    "cudnn_lstm",
-    "cudnn_lstm_stack",
     "last_output",
-    "lengths_from_right_padded_mask",
     "run_scan",
     "sequence_mask",
     "with_compute_dtype",

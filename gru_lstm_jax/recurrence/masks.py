@@ -19,6 +19,7 @@ __all__ = [
     "entering",
     "held",
     "last_output",
+    "refuse",
     "sequence_mask",
     "time_major",
     "where_steps",
@@ -39,6 +40,17 @@ class ScanOutput(NamedTuple):
     outputs: jax.Array
     final_carry: Any
     carries: Any
+
+
+def refuse(implementation: str, unsupported: dict[str, bool], hint: str = "") -> None:
+    """Raises ``ValueError`` naming every key of ``unsupported`` whose value is True.
+
+    ``unsupported`` maps what an implementation cannot run (a cell, an option) to whether the
+    call asks for it; ``hint`` ends the message.
+    """
+    chosen = [name for name, used in unsupported.items() if used]
+    if chosen:
+        raise ValueError(f"implementation={implementation!r} cannot run {', '.join(chosen)}{hint}")
 
 
 def _is_concrete(x: Any) -> bool:

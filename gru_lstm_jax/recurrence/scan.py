@@ -36,14 +36,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells import Cell, lstm_cell
+from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.checks import check_positive_int
 from gru_lstm_jax.recurrence.associative import associative_scan, linear_in_h
-from gru_lstm_jax.recurrence.cudnn import (
-    CUDNN_IMPLEMENTATIONS,
-    cudnn_lstm,
-    lengths_from_right_padded_mask,
-)
+from gru_lstm_jax.recurrence.cudnn import CUDNN_IMPLEMENTATIONS, cudnn_scan
 from gru_lstm_jax.recurrence.fused import fused_scan
 from gru_lstm_jax.recurrence.masks import (
     ScanOutput,
@@ -51,6 +47,7 @@ from gru_lstm_jax.recurrence.masks import (
     check_carry,
     entering,
     held,
+    refuse,
     sequence_mask,
     time_major,
 )
@@ -217,7 +214,7 @@ def run_scan(
         )  # fmt: skip
     if implementation in CUDNN_IMPLEMENTATIONS:
         options.update(initial_carry=initial_carry, resets=resets)
-        return _cudnn_scan(cell, params, xs, **options)
+        return cudnn_scan(cell, params, xs, **options)
     if implementation == "fused" and remat:
         raise ValueError(
             "implementation='fused' cannot run remat=True: remat recomputes every step, which "
@@ -280,15 +277,12 @@ def _associative(
     xp_t = jax.eval_shape(
         lambda p, x: jax.tree.map(lambda a: a[:, 0], cell.project(p, x)), params, one_step
     )
-    unsupported = {
+    refuse("associative", {
         f"cell {cell.name!r} (its update is not h' = a * h + b with a, b from the input only, "
         "as in min_gru and min_lstm)": not linear_in_h(cell, params, initial_carry, xp_t),
         "remat": bool(remat),
         "unroll": isinstance(unroll, bool) or unroll != 1,
-    }
-    chosen = [name for name, used in unsupported.items() if used]
-    if chosen:
-        raise ValueError(f"implementation='associative' cannot run {', '.join(chosen)}")
+    })  # fmt: skip
     run = associative_scan if xs.shape[1] else functools.partial(_plain_scan, unroll=1, remat=False)
     return run(
         cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse=reverse,
@@ -311,39 +305,6 @@ def _project_and_step(cell: Cell) -> Any:
         return cell.step(params, carry, xp_t, keep)
 
     return project_and_step
-
-
-def _cudnn_scan(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
-    """:func:`run_scan` through :func:`~gru_lstm_jax.recurrence.cudnn.cudnn_lstm`."""
-    implementation, lengths, mask = options["implementation"], options["lengths"], options["mask"]
-    standard = lstm_cell()
-    unroll = options["unroll"]
-    unsupported = {
-        f"cell {cell.name!r} (only the LSTM with sigmoid gates and tanh)": (
-            cell.project,
-            cell.recurrent_kernel,
-            cell.update,
-        )
-        != (standard.project, standard.recurrent_kernel, standard.update),
-        "resets": options["resets"] is not None,
-        "recurrent_dropout (recurrent_mask)": options["recurrent_mask"] is not None,
-        "remat": bool(options["remat"]),
-        "unroll": isinstance(unroll, bool) or unroll != 1,
-        "return_carries": bool(options["return_carries"]),
-    }
-    chosen = [name for name, used in unsupported.items() if used]
-    if chosen:
-        raise ValueError(
-            f"implementation={implementation!r} cannot run {', '.join(chosen)}; use "
-            "implementation='auto'"
-        )
-    if mask is not None:
-        lengths = lengths_from_right_padded_mask(lengths, mask, *xs.shape[:2])
-    return cudnn_lstm(
-        params, xs, initial_carry=options["initial_carry"], lengths=lengths,
-        reverse=options["reverse"],
-        implementation=implementation,
-    )  # fmt: skip
 
 
 def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
