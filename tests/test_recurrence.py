@@ -326,6 +326,10 @@ def test_unbatched_bad_lengths_and_mask(rng):
         run_scan(cell, params, xs[0], hidden_size=H, lengths=jnp.array([2]))
     with pytest.raises(ValueError, match=r"mask must have shape \(time,\) = \(6,\)"):
         run_scan(cell, params, xs[0], hidden_size=H, mask=jnp.ones((1, T), bool))
+    with pytest.raises(ValueError, match=r"resets must have shape \(time,\) = \(6,\).*\(5,\)"):
+        run_scan(cell, params, xs[0], hidden_size=H, resets=jnp.ones((T - 1,), bool))
+    with pytest.raises(ValueError, match=r"recurrent_mask must have shape \(hidden,\)"):
+        run_scan(cell, params, xs[0], hidden_size=H, recurrent_mask=jnp.ones((1, H)))
 
 
 @settings(max_examples=15, deadline=None)

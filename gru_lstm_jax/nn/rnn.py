@@ -251,17 +251,10 @@ class RNN(nnx.Module):
     def _call_unbatched(
         self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any, resets: Any
     ) -> Any:
-        xs, lengths, mask, initial_state = add_batch_axis(xs, lengths, mask, initial_state)
-        if resets is not None:
-            resets = jnp.asarray(resets)
-            if resets.shape != (xs.shape[1],):
-                raise ValueError(
-                    f"resets must have shape (time,) = ({xs.shape[1]},) for an unbatched (T, F) "
-                    f"input; got {tuple(resets.shape)}"
-                )
-            resets = resets[None]
-        result = self(xs, initial_state=initial_state, lengths=lengths, mask=mask, resets=resets)
-        return jax.tree.map(lambda a: a[0], result)
+        xs, batched = add_batch_axis(
+            xs, initial_state=initial_state, lengths=lengths, mask=mask, resets=resets
+        )
+        return jax.tree.map(lambda a: a[0], self(xs, **batched))
 
 
 class LSTM(RNN):

@@ -151,42 +151,38 @@ def check_carry(carry: Any, expected: Any, name: str) -> None:
         raise ValueError(f"{name} must be {_describe(expected)}; got {_describe(carry)}")
 
 
-def add_batch_axis(
-    xs: jax.Array, lengths: Any, mask: Any, initial_carry: Any
-) -> tuple[jax.Array, Any, Any, Any]:
-    """One ``(T, F)`` sequence as a batch of one, with its scalar length, ``(T,)`` mask and carry.
+def add_batch_axis(xs: jax.Array, **per_sequence: Any) -> tuple[jax.Array, dict[str, Any]]:
+    """One ``(T, F)`` sequence as a batch of one, with its per-sequence arguments.
 
     Args:
         xs: ``(T, F)``.
-        lengths: ``None`` or a scalar length.
-        mask: ``None`` or a boolean ``(T,)`` mask.
-        initial_carry: ``None`` or a carry without batch axis.
+        **per_sequence: any of ``lengths`` (a scalar), ``mask`` and ``resets`` (boolean
+            ``(T,)``), ``recurrent_mask`` ``(H,)`` and ``initial_carry`` or ``initial_state`` (a
+            carry without batch axis); ``None`` stays ``None``.
 
     Returns:
-        ``(xs (1, T, F), lengths (1,), mask (1, T), initial_carry)``, ``None`` kept as ``None``.
+        ``(xs (1, T, F), {name: the value with a batch axis of 1})``.
 
     Raises:
-        ValueError: if ``lengths`` is not a scalar or ``mask`` not ``(T,)``.
+        ValueError: if ``lengths`` is not a scalar, ``mask`` or ``resets`` not ``(T,)``, or
+            ``recurrent_mask`` not one axis.
     """
-    time = xs.shape[0]
-    if lengths is not None:
-        lengths = jnp.asarray(lengths)
-        if lengths.shape != ():
-            raise ValueError(
-                f"lengths must be a scalar for an unbatched (T, F) input; got shape {lengths.shape}"
-            )
-        lengths = lengths[None]
-    if mask is not None:
-        mask = jnp.asarray(mask)
-        if mask.shape != (time,):
-            raise ValueError(
-                f"mask must have shape (time,) = ({time},) for an unbatched (T, F) input; "
-                f"got {tuple(mask.shape)}"
-            )
-        mask = mask[None]
-    if initial_carry is not None:
-        initial_carry = jax.tree.map(lambda a: jnp.asarray(a)[None], initial_carry)
-    return xs[None], lengths, mask, initial_carry
+    expected = {"lengths": ((), "be a scalar"), "recurrent_mask": (None, "have shape (hidden,)")}
+    batched = {}
+    for name, value in per_sequence.items():
+        shape, text = expected.get(name, ((xs.shape[0],), f"have shape (time,) = ({xs.shape[0]},)"))
+        if value is not None and name in ("initial_carry", "initial_state"):
+            value = jax.tree.map(lambda a: jnp.asarray(a)[None], value)
+        elif value is not None:
+            value = jnp.asarray(value)
+            if value.shape != shape and (shape is not None or value.ndim != 1):
+                raise ValueError(
+                    f"{name} must {text} for an unbatched (T, F) input; got shape "
+                    f"{tuple(value.shape)}"
+                )
+            value = value[None]
+        batched[name] = value
+    return xs[None], batched
 
 
 def last_output(

@@ -309,17 +309,6 @@ def _project_and_step(cell: Cell) -> Any:
 
 def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
     """:func:`run_scan` for one ``(T, F)`` sequence: adds and removes a batch axis of 1."""
-    xs, options["lengths"], options["mask"], options["initial_carry"] = add_batch_axis(
-        xs, options["lengths"], options["mask"], options["initial_carry"]
-    )
-    for name, rank in (("resets", 1), ("recurrent_mask", 1)):
-        if options[name] is not None:
-            value = jnp.asarray(options[name])
-            if value.ndim != rank:
-                expected = "(time,)" if name == "resets" else "(hidden,)"
-                raise ValueError(
-                    f"{name} must have shape {expected} for an unbatched (T, F) input; got "
-                    f"{tuple(value.shape)}"
-                )
-            options[name] = value[None]
-    return jax.tree.map(lambda a: a[0], run_scan(cell, params, xs, **options))
+    names = ("lengths", "mask", "resets", "recurrent_mask", "initial_carry")
+    xs, batched = add_batch_axis(xs, **{name: options[name] for name in names})
+    return jax.tree.map(lambda a: a[0], run_scan(cell, params, xs, **{**options, **batched}))
