@@ -1,32 +1,11 @@
-"""The cell protocol and the registry of cells by name.
+"""The cell protocol (:class:`Cell`), :func:`matmul`, and the registry of cells by name.
 
 A cell states its equations once, as a frozen bundle of pure functions over plain pytrees (see
-``DESIGN.md``):
-
-- ``init(key, input_size, hidden_size) -> params``: a dict of arrays.
-- ``initial_carry(batch_shape, hidden_size) -> carry``: zeros, a NamedTuple with an ``h`` field
-  ``(*batch, H)``, the hidden state that the recurrent weights multiply.
-- ``project(params, xs) -> xp``: the input-side work for every time step at once, each step on
-  its own, ``xs`` of shape ``(*batch, T, input_size)`` (e.g. ``matmul(xs, W) + b``).
-- ``recurrent_kernel(params) -> U``: the ``(H, K)`` weights that multiply ``h`` at every step,
-  or ``None`` for a cell without such a product (e.g. IndRNN's elementwise recurrence).
-- ``update(params, carry, xp_t, hp_t) -> (carry, h_t)`` or ``(carry, h_t, gates)``: the rest of
-  one step, given the step's slice of ``xp`` and the recurrent product ``hp_t = carry.h @ U``
-  (``None`` without a recurrent kernel). ``gates`` is an optional dict of named gate values
-  ``(*batch, H)`` in ``[0, 1]`` for the gate statistics of the analysis. A cell whose step needs
-  a second, staged product of a gated ``h`` (Cho et al.'s GRU, ``(r * h) @ U_n``) computes it
-  here from ``params``.
-
-A cell takes every matrix product with :func:`matmul`, so that it runs in the weights' dtype: a
-layer with ``compute_dtype=jnp.bfloat16`` hands the cell its matrices in bfloat16, and the
-products take bfloat16 operands and give float32, while the carry and the gate arithmetic stay
-float32.
-
-Everything else is derived from these: the plain step (:meth:`Cell.step`), the gates
-(:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the fused recurrence with its
-derivative (from ``jax.linearize`` of ``update``), recurrent dropout (a mask on the ``h`` of
-``h @ U``, :func:`recurrent_dropout`), resets and the gradient-flow perturbation. Every layer,
-wrapper, trainer and analysis accepts any :class:`Cell`.
+``DESIGN.md`` and :class:`Cell`). Everything else is derived from them: the plain step
+(:meth:`Cell.step`), the gates (:meth:`Cell.gates`), and in :mod:`gru_lstm_jax.recurrence` the
+fused recurrence with its derivative (from ``jax.linearize`` of ``update``), recurrent dropout
+(:func:`recurrent_dropout`), resets, mixed precision and the gradient-flow perturbation. Every
+layer, wrapper, trainer and analysis accepts any :class:`Cell`.
 """
 
 from __future__ import annotations
@@ -103,26 +82,32 @@ def recurrent_kernel(params: dict[str, Any]) -> jax.Array:
 class Cell:
     """A recurrent cell: a name and the pure functions of the cell protocol.
 
-    Cells are compared by value (their name and functions), so two cells built from the same
-    functions are equal and a jitted function that takes a cell as a static argument does not
-    retrace for an equal cell.
+    A cell takes every matrix product with :func:`matmul`, so that it runs in the weights' dtype
+    (a layer with ``compute_dtype=jnp.bfloat16`` hands it bfloat16 matrices). Cells are compared
+    by value (their name and functions), so a jitted function that takes a cell as a static
+    argument does not retrace for an equal cell.
 
     Attributes:
         name: a human-readable name, e.g. ``"lstm"``.
         init: ``init(key, input_size, hidden_size) -> params`` (a dict of arrays).
-        initial_carry: ``initial_carry(batch_shape, hidden_size) -> carry``; ``batch_shape`` is a
-            tuple (``()`` for one unbatched sequence); the carry is a NamedTuple with an ``h``
-            field, every leaf of shape ``(*batch_shape, ...)``.
-        project: ``project(params, xs) -> xp`` with ``xs`` of shape
-            ``(*batch_shape, T, input_size)`` and every leaf of ``xp`` of shape
-            ``(*batch_shape, T, ...)``; time step ``t`` of ``xp`` depends only on time step
-            ``t`` of ``xs``.
+        initial_carry: ``initial_carry(batch_shape, hidden_size) -> carry``, zeros;
+            ``batch_shape`` is a tuple (``()`` for one unbatched sequence); the carry is a
+            NamedTuple with an ``h`` field ``(*batch_shape, H)``, the hidden state that the
+            recurrent weights multiply, every leaf of shape ``(*batch_shape, ...)``.
+        project: ``project(params, xs) -> xp``, the input-side work for every step at once
+            (e.g. ``matmul(xs, W) + b``), with ``xs`` of shape ``(*batch_shape, T, input_size)``
+            and every leaf of ``xp`` of shape ``(*batch_shape, T, ...)``; time step ``t`` of
+            ``xp`` depends only on time step ``t`` of ``xs``.
         update: ``update(params, carry, xp_t, hp_t) -> (carry, h_t)`` or
-            ``(carry, h_t, gates)``, with ``xp_t`` one time slice of ``xp``, ``hp_t`` the
-            recurrent product ``carry.h @ recurrent_kernel(params)`` (``None`` without a
-            recurrent kernel), ``h_t`` ``(*batch_shape, H)`` and ``gates`` a dict of named gate
-            values ``(*batch_shape, H)``.
-        recurrent_kernel: ``recurrent_kernel(params) -> U`` ``(H, K)``, or ``None``.
+            ``(carry, h_t, gates)``: the rest of one step, with ``xp_t`` one time slice of
+            ``xp``, ``hp_t`` the recurrent product ``carry.h @ recurrent_kernel(params)``
+            (``None`` without a recurrent kernel), ``h_t`` ``(*batch_shape, H)`` and ``gates``
+            an optional dict of named gate values ``(*batch_shape, H)`` in ``[0, 1]`` for the
+            analysis. A step with a second, staged product of a gated ``h`` (Cho et al.'s GRU,
+            ``(r * h) @ U_n``) computes it here from ``params``.
+        recurrent_kernel: ``recurrent_kernel(params) -> U`` ``(H, K)``, the weights that
+            multiply ``h`` at every step, or ``None`` for a cell without such a product (e.g.
+            IndRNN's elementwise recurrence).
     """
 
     name: str

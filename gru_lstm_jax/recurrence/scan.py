@@ -78,13 +78,18 @@ def _check_flags(flags: Any, name: str, batch: int, time: int) -> jax.Array | No
     return flags
 
 
+def _project_step(cell: Cell, params: Any, x_t: jax.Array) -> Any:
+    """``cell.project`` of one step ``x_t`` ``(B, F)``: that step's slice of ``xp``."""
+    return jax.tree.map(lambda a: a[:, 0], cell.project(params, x_t[:, None]))
+
+
 def _check_fits(cell: Cell, params: Any, carry: Any, xs: jax.Array) -> None:
     """Raises a ValueError naming the shapes if ``params`` cannot step ``xs`` and ``carry``."""
     batch, _, features = xs.shape
     try:
         jax.eval_shape(
-            lambda p, c, x: cell.step(p, c, jax.tree.map(lambda a: a[:, 0], cell.project(p, x))),
-            params, carry, jax.ShapeDtypeStruct((batch, 1, features), xs.dtype),
+            lambda p, c, x: cell.step(p, c, _project_step(cell, p, x)),
+            params, carry, jax.ShapeDtypeStruct((batch, features), xs.dtype),
         )  # fmt: skip
     except (TypeError, ValueError, KeyError, IndexError) as error:
         raise ValueError(
@@ -248,7 +253,9 @@ def _plain_scan(
     if remat:
         # The projection moves into the checkpointed step: the backward pass then keeps only
         # x_t and the carry per step, not the (T, B, ...) projection and its cotangent.
-        step = jax.checkpoint(_project_and_step(cell), prevent_cse=False)
+        step = jax.checkpoint(
+            lambda p, c, x_t, k: cell.step(p, c, _project_step(cell, p, x_t), k), prevent_cse=False
+        )
         scan_xs = jnp.swapaxes(xs, 0, 1)
     else:
         step = cell.step
@@ -273,10 +280,8 @@ def _associative(
     recurrent_mask: Any, reverse: bool, unroll: int | bool, remat: bool, return_carries: bool,
 ) -> ScanOutput:  # fmt: skip
     """:func:`run_scan` through :func:`~gru_lstm_jax.recurrence.associative.associative_scan`."""
-    one_step = jax.ShapeDtypeStruct((xs.shape[0], 1, xs.shape[2]), xs.dtype)
-    xp_t = jax.eval_shape(
-        lambda p, x: jax.tree.map(lambda a: a[:, 0], cell.project(p, x)), params, one_step
-    )
+    one_step = jax.ShapeDtypeStruct((xs.shape[0], xs.shape[2]), xs.dtype)
+    xp_t = jax.eval_shape(functools.partial(_project_step, cell), params, one_step)
     refuse("associative", {
         f"cell {cell.name!r} (its update is not h' = a * h + b with a, b from the input only, "
         "as in min_gru and min_lstm)": not linear_in_h(cell, params, initial_carry, xp_t),
@@ -288,23 +293,6 @@ def _associative(
         cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse=reverse,
         return_carries=return_carries,
     )  # fmt: skip
-
-
-def _project_and_step(cell: Cell) -> Any:
-    """``cell.step`` on the raw input: ``(params, carry, x_t (B, F), keep) -> (carry, h_t)``.
-
-    It projects the one step with ``cell.project(params, x_t[:, None])`` (a sequence of length
-    one) and takes that step, so it computes what ``cell.step`` computes on the step's slice of
-    ``cell.project(params, xs)``.
-    """
-
-    def project_and_step(
-        params: Any, carry: Any, x_t: jax.Array, keep: jax.Array | None
-    ) -> tuple[Any, jax.Array]:
-        xp_t = jax.tree.map(lambda a: a[:, 0], cell.project(params, x_t[:, None]))
-        return cell.step(params, carry, xp_t, keep)
-
-    return project_and_step
 
 
 def _run_unbatched(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOutput:
