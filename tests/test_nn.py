@@ -337,7 +337,7 @@ def test_bad_construction_raises_clear_errors(build, match):
         (lambda m, x: m(x[0, 0]), r"got \(4,\)"),
         (lambda m, x: m(x, lengths=jnp.array([1, 2, 9])), r"lengths must lie in \[0, T\]"),
         (lambda m, x: m(x, lengths=jnp.array([[1, 2, 3]])), r"lengths must have shape \(batch,\)"),
-        (lambda m, x: m(x, mask=jnp.ones((B, 2), bool)), r"mask must have shape \(batch, time\)"),
+        (lambda m, x: m(x, mask=jnp.ones((B, 2), bool)), r"mask must be .* \(batch, time\)"),
         (lambda m, x: m(x[0], lengths=jnp.array([1])), "lengths must be a scalar"),
         (lambda m, x: m(x[0], mask=jnp.ones((T + 1,), bool)), r"mask must have shape \(time,\)"),
     ],

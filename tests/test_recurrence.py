@@ -263,7 +263,7 @@ def test_jit_with_lengths_compiles_once(rng):
         ({"lengths": jnp.array([1.0, 2.0, 3.0])}, "lengths must be integers"),
         ({"lengths": jnp.array([1, 7, 2])}, r"lengths must lie in \[0, T\] = \[0, 6\]"),
         ({"lengths": jnp.array([1, -1, 2])}, r"lengths must lie in \[0, T\]"),
-        ({"mask": jnp.ones((B, T + 1), bool)}, r"mask must have shape \(batch, time\) = \(3, 6\)"),
+        ({"mask": jnp.ones((B, T + 1), bool)}, r"mask must be .* \(batch, time\) = \(3, 6\)"),
         ({"mask": jnp.ones((B, T))}, "mask must be boolean"),
         ({"hidden_size": None}, "needs hidden_size or initial_carry"),
         ({"hidden_size": 0}, "hidden_size must be a positive int"),

@@ -16,6 +16,7 @@ __all__ = [
     "ScanOutput",
     "add_batch_axis",
     "check_carry",
+    "check_flags",
     "entering",
     "held",
     "last_output",
@@ -53,8 +54,17 @@ def refuse(implementation: str, unsupported: dict[str, bool], hint: str = "") ->
         raise ValueError(f"implementation={implementation!r} cannot run {', '.join(chosen)}{hint}")
 
 
-def _is_concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def check_flags(flags: Any, name: str, batch: int, time: int) -> jax.Array | None:
+    """``flags`` as an array, after checking it is ``None`` or boolean ``(batch, time)``."""
+    if flags is None:
+        return None
+    flags = jnp.asarray(flags)
+    if flags.shape != (batch, time) or flags.dtype != jnp.bool_:
+        raise ValueError(
+            f"{name} must be boolean with shape (batch, time) = ({batch}, {time}); got "
+            f"{flags.dtype} {tuple(flags.shape)}"
+        )
+    return flags
 
 
 def sequence_mask(
@@ -85,7 +95,7 @@ def sequence_mask(
             )
         if not jnp.issubdtype(lengths.dtype, jnp.integer):
             raise ValueError(f"lengths must be integers; got dtype {lengths.dtype}")
-        if _is_concrete(lengths):
+        if not isinstance(lengths, jax.core.Tracer):
             values = np.asarray(lengths)
             if values.size and (values.min() < 0 or values.max() > time):
                 raise ValueError(
@@ -93,14 +103,8 @@ def sequence_mask(
                     f"to {values.max()}"
                 )
         combined = jnp.arange(time)[None, :] < lengths[:, None]
+    mask = check_flags(mask, "mask", batch, time)
     if mask is not None:
-        mask = jnp.asarray(mask)
-        if mask.shape != (batch, time):
-            raise ValueError(
-                f"mask must have shape (batch, time) = ({batch}, {time}); got {tuple(mask.shape)}"
-            )
-        if mask.dtype != jnp.bool_:
-            raise ValueError(f"mask must be boolean; got dtype {mask.dtype}")
         combined = mask if combined is None else combined & mask
     return combined
 

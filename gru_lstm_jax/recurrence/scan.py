@@ -13,8 +13,9 @@ The implementations (``implementation=``, the same values in every layer):
   cell's ``update``: one large product for the input projection, only ``h @ U`` and ``update``
   in the loop, and the weight gradients as one large product each after the backward loop.
 - ``"scan"``: ``cell.project`` once and :meth:`~gru_lstm_jax.cells.Cell.step` in a
-  ``lax.scan``, which JAX differentiates step by step (with ``remat=True``, each step
-  projects its own input inside one ``jax.checkpoint``).
+  ``lax.scan``, which JAX differentiates step by step. With ``remat=True`` each step projects
+  its own input inside one ``jax.checkpoint``: the backward pass keeps the inputs and carries
+  only, at the cost of recomputation and of ``T`` small products for the weight gradient.
 - ``"associative"``: a cell linear in ``h`` (``h' = a ⊙ h + b`` with ``a, b`` from the input
   only, as minGRU and minLSTM; derived from ``update``) in parallel over time, with
   ``jax.lax.associative_scan`` (:mod:`gru_lstm_jax.recurrence.associative`).
@@ -45,6 +46,7 @@ from gru_lstm_jax.recurrence.masks import (
     ScanOutput,
     add_batch_axis,
     check_carry,
+    check_flags,
     entering,
     held,
     refuse,
@@ -64,18 +66,6 @@ def check_implementation(implementation: Any) -> None:
         raise ValueError(
             f"implementation must be one of {list(IMPLEMENTATIONS)}; got {implementation!r}"
         )
-
-
-def _check_flags(flags: Any, name: str, batch: int, time: int) -> jax.Array | None:
-    if flags is None:
-        return None
-    flags = jnp.asarray(flags)
-    if flags.shape != (batch, time) or flags.dtype != jnp.bool_:
-        raise ValueError(
-            f"{name} must be boolean with shape (batch, time) = ({batch}, {time}); got "
-            f"{flags.dtype} {tuple(flags.shape)}"
-        )
-    return flags
 
 
 def _project_step(cell: Cell, params: Any, x_t: jax.Array) -> Any:
@@ -116,14 +106,7 @@ def run_scan(
     return_carries: bool = False,
     implementation: str = "auto",
 ) -> ScanOutput:
-    """Runs ``cell`` over the time axis of ``xs``.
-
-    Every implementation (see the module docstring) gives the same values and derivatives.
-
-    With ``remat=True`` each step is one ``jax.checkpoint`` that projects its own input and
-    takes the step, so the backward pass keeps only the carry before every step and the inputs
-    ``(T, B, F)`` instead of every step's intermediates; the cost is recomputation, ``T`` small
-    products for the projection and its weight gradient, and no fused recurrence.
+    """Runs ``cell`` over the time axis of ``xs``, by any implementation (module docstring).
 
     Args:
         cell: any :class:`~gru_lstm_jax.cells.Cell`.
@@ -139,15 +122,14 @@ def run_scan(
         resets: boolean ``(B, T)``: where True, the carry is reset to the initial carry
             before that step (episode boundaries); ignored on masked steps, which hold the
             carry.
-        recurrent_mask: ``(B, H)``, recurrent dropout (Gal & Ghahramani 2016): it multiplies
-            ``h`` in the recurrent product ``h @ U`` of every step, or, for a cell without a
-            recurrent kernel, the ``h`` that ``update`` reads
-            (:func:`~gru_lstm_jax.cells.base.recurrent_dropout`); the carry that is passed on
-            is not masked. It is a constant: no derivative flows into it.
+        recurrent_mask: ``(B, H)``, a recurrent-dropout mask (Gal & Ghahramani 2016) applied
+            at every step as :func:`~gru_lstm_jax.cells.base.recurrent_dropout` says; a
+            constant, into which no derivative flows.
         reverse: process time backwards; each sequence starts at its last valid step and the
             outputs come back in the original order.
         unroll: the ``lax.scan`` unroll factor (an int, or True to unroll fully).
-        remat: rematerialise each step, its input projection included, in the backward pass.
+        remat: rematerialise each step, its input projection included, in the backward pass,
+            which then keeps only the inputs and the carry entering each step.
         return_carries: also return the carry after every step.
         implementation: one of :data:`IMPLEMENTATIONS` (see the module docstring).
 
@@ -180,7 +162,7 @@ def run_scan(
         return _run_unbatched(cell, params, xs, **options)
     batch, time = xs.shape[:2]
     valid = sequence_mask(lengths, mask, batch, time)
-    resets = _check_flags(resets, "resets", batch, time)
+    resets = check_flags(resets, "resets", batch, time)
 
     if hidden_size is not None:
         check_positive_int(hidden_size, "hidden_size")
@@ -212,28 +194,20 @@ def run_scan(
         # value (NaN for missing data, say) out of every derivative, where 0 * NaN is NaN.
         xs = jnp.where(valid[..., None], xs, jnp.zeros_like(xs))
 
-    if implementation == "associative":
-        return _associative(
-            cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll,
-            remat, return_carries,
-        )  # fmt: skip
     if implementation in CUDNN_IMPLEMENTATIONS:
         options.update(initial_carry=initial_carry, resets=resets)
         return cudnn_scan(cell, params, xs, **options)
+    args = (cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll)
+    if implementation == "associative":
+        return _associative(*args, remat, return_carries)
     if implementation == "fused" and remat:
         raise ValueError(
             "implementation='fused' cannot run remat=True: remat recomputes every step, which "
             "the plain scan does; use implementation='auto' or 'scan'"
         )
     if time > 0 and not remat and implementation != "scan":
-        return fused_scan(
-            cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll,
-            return_carries,
-        )  # fmt: skip
-    return _plain_scan(
-        cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll, remat,
-        return_carries,
-    )  # fmt: skip
+        return fused_scan(*args, return_carries)
+    return _plain_scan(*args, remat, return_carries)
 
 
 def _plain_scan(
