@@ -81,22 +81,11 @@ def associative_scan(
     reverse: bool,
     return_carries: bool,
 ) -> ScanOutput:
-    """``run_scan`` in parallel over time (batched, validated arguments, ``T >= 1``).
+    """``run_scan`` in parallel over time: batched arguments that it validated, ``T >= 1``.
 
-    Args:
-        cell: a cell for which :func:`linear_in_h` holds.
-        params: its parameters.
-        xs: ``(B, T, F)``.
-        initial_carry: the carry ``(h (B, H),)``.
-        valid: boolean ``(B, T)`` or ``None``.
-        resets: boolean ``(B, T)`` or ``None``.
-        recurrent_mask: ``(B, H)`` multiplying the ``h`` that ``update`` reads (the cell has no
-            recurrent kernel), or ``None``.
-        reverse: run from the last step to the first.
-        return_carries: also return the carry after every step.
-
-    Returns:
-        A :class:`~gru_lstm_jax.recurrence.ScanOutput`, batch-major.
+    ``cell`` is one for which :func:`linear_in_h` holds, so ``recurrent_mask`` multiplies the
+    ``h`` that ``update`` reads. Returns a :class:`~gru_lstm_jax.recurrence.ScanOutput`,
+    batch-major.
     """
     h0 = initial_carry.h[:, None]
     steps = initial_carry._replace(h=jnp.broadcast_to(h0, (*xs.shape[:2], h0.shape[-1])))

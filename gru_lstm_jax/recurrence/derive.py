@@ -30,7 +30,6 @@ __all__ = [
     "reads_precede",
     "row_blocks_of",
     "spec",
-    "varies_per_step",
 ]
 
 
@@ -86,12 +85,6 @@ def depends_on(fn: Callable[..., list], args: tuple, inputs: Any) -> list[bool]:
         if any(v in reached for v in _vars(eqn.invars)):
             reached.update(eqn.outvars)
     return [not isinstance(v, Literal) and v in reached for v in jaxpr.outvars]
-
-
-def varies_per_step(fn: Callable[..., list], params: Any, *per_step: Any) -> list[bool]:
-    """Per output of ``fn(params, *per_step)``: whether a value of ``per_step`` flows into it."""
-    first = len(jax.tree.leaves(params))
-    return depends_on(fn, (params, *per_step), range(first, first + len(jax.tree.leaves(per_step))))
 
 
 def reads_precede(fn: Callable[..., list], args: tuple, inputs: Any, outputs: Any) -> bool:
@@ -172,48 +165,32 @@ def params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
 
 @functools.cache
 def _sums_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple[bool, ...]]:
-    """``is_additive`` and ``added_to_hp`` at the shapes ``leaves`` (see those)."""
-    specs = jax.tree.unflatten(treedef, leaves)
-    p_leaves, p_tree = jax.tree.flatten(specs[0])
-    draw = random_draws()
+    """``is_additive`` and ``added_to_hp`` at the shapes ``leaves`` (see those).
 
-    def tangent(moved: Callable, primal: jax.Array, direction: jax.Array) -> list[jax.Array]:
-        return jax.tree.leaves(jax.jvp(lambda v: moved(v)[:2], (primal,), (direction,))[1])
+    Leaf ``i`` of ``(params, carry, xp_t, hp_t)`` enters ``update`` only as a term of ``hp_t``
+    when moving it along a random direction moves ``update`` exactly as moving ``hp_t`` along
+    the same direction (broadcast) does, at two random points.
+    """
+    draw, hp = random_draws(), len(leaves) - 1
 
-    def agree(first: list[jax.Array], second: list[jax.Array]) -> bool:
-        return all(bool(jnp.array_equal(a, b)) for a, b in zip(first, second, strict=True))
-
-    def is_shaped_like(a: Any, b: Any) -> bool:
-        return a is not None and a.shape == b.shape and a.dtype == b.dtype
-
-    def hp_derivative(point: Any, direction: jax.Array) -> list[jax.Array]:
-        p, c, x, h = point
-        return tangent(lambda v: update(p, c, x, v), h, jnp.broadcast_to(direction, h.shape))
-
-    def xp_agrees(point: Any) -> bool:
-        p, c, x, h = point
-        direction = draw(specs[3])
-        return agree(tangent(lambda v: update(p, c, v, h), x, direction),
-                     hp_derivative(point, direction))  # fmt: skip
-
-    def param_agrees(point: Any, i: int) -> bool:
-        p, c, x, h = point
-        p_flat = jax.tree.leaves(p)
-
+    def tangent(point: list, i: int, direction: jax.Array) -> list[jax.Array]:
         def moved(v: jax.Array) -> Any:
-            return update(jax.tree.unflatten(p_tree, [*p_flat[:i], v, *p_flat[i + 1 :]]), c, x, h)
+            return update(*jax.tree.unflatten(treedef, [*point[:i], v, *point[i + 1 :]]))[:2]
 
-        direction = draw(p_leaves[i])
-        return agree(tangent(moved, p_flat[i], direction), hp_derivative(point, direction))
+        return jax.tree.leaves(jax.jvp(moved, (point[i],), (direction,))[1])
 
-    hp_row = None if specs[3] is None else jax.ShapeDtypeStruct(specs[3].shape[-1:], specs[3].dtype)
-    points = [draw(specs) for _ in range(2)]
-    additive = is_shaped_like(specs[3], specs[2]) and all(map(xp_agrees, points))
-    to_hp = tuple(
-        is_shaped_like(hp_row, leaf) and all(param_agrees(point, i) for point in points)
-        for i, leaf in enumerate(p_leaves)
-    )
-    return additive, to_hp
+    def enters_as_hp(i: int, shape: tuple) -> bool:
+        if (leaves[i].shape, leaves[i].dtype) != (shape, leaves[hp].dtype):
+            return False
+        for point, direction in [(list(draw(leaves)), draw(leaves[i])) for _ in range(2)]:
+            as_hp = tangent(point, hp, jnp.broadcast_to(direction, leaves[hp].shape))
+            if not all(map(jnp.array_equal, tangent(point, i, direction), as_hp)):
+                return False
+        return True
+
+    params = len(jax.tree.leaves(jax.tree.unflatten(treedef, leaves)[0]))
+    shape = leaves[hp].shape
+    return enters_as_hp(hp - 1, shape), tuple(enters_as_hp(i, shape[-1:]) for i in range(params))
 
 
 def _sums(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple:
@@ -286,7 +263,7 @@ def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: An
     """Per leaf of ``xp_t``: in how many equal column blocks ``update`` first splits it (or 1).
 
     The loop then reads each block of a step's row with its own slice (see
-    :func:`~gru_lstm_jax.recurrence.rows.read_row`).
+    :func:`~gru_lstm_jax.recurrence.fused.read_row`).
     """
     jaxpr = jax.make_jaxpr(update)(*spec((params, carry, xp_t, hp_t))).jaxpr
     first = len(jax.tree.leaves((params, carry)))

@@ -36,6 +36,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.cells.base import matmul, recurrent_dropout
@@ -50,11 +51,8 @@ from gru_lstm_jax.recurrence.derive import (
     passed_through,
     reads_precede,
     row_blocks_of,
-    varies_per_step,
 )
 from gru_lstm_jax.recurrence.masks import ScanOutput, entering, held, time_major
-from gru_lstm_jax.recurrence.rows import read_row
-from gru_lstm_jax.recurrence.tangents import all_zero, instantiate, is_zero
 
 __all__ = ["fused_scan"]
 
@@ -71,23 +69,10 @@ def fused_scan(
     unroll: int | bool,
     return_carries: bool,
 ) -> ScanOutput:
-    """``run_scan`` through the fused recurrence (batched, validated arguments).
+    """``run_scan`` through the fused recurrence: batched arguments that it validated, ``T >= 1``.
 
-    Args:
-        cell: any cell.
-        params: its parameters.
-        xs: ``(B, T, F)``, ``T >= 1``.
-        initial_carry: leaves ``(B, ...)``.
-        valid: boolean ``(B, T)`` or ``None``.
-        resets: boolean ``(B, T)`` or ``None``.
-        recurrent_mask: ``(B, H)`` recurrent-dropout mask, or ``None`` (see
-            :func:`~gru_lstm_jax.cells.base.recurrent_dropout`).
-        reverse: run from the last step to the first.
-        unroll: the ``lax.scan`` unroll factor.
-        return_carries: also return the carry after every step.
-
-    Returns:
-        A :class:`~gru_lstm_jax.recurrence.ScanOutput`, batch-major.
+    ``valid`` ``(B, T)`` is the combined mask of valid steps (or ``None``). Returns a
+    :class:`~gru_lstm_jax.recurrence.ScanOutput`, batch-major.
     """
     # Time-major inside, so that every step reads and writes contiguous rows; the input is
     # transposed before the projection because it is narrower than the projection. Steps are
@@ -95,8 +80,6 @@ def fused_scan(
     # matrix product, and one for its weight gradient.
     batch, time, features = xs.shape
     rows = time_major(xs).reshape(time * batch, features)
-    # A bias that the projection adds (derived) is added in the loop instead, as each step
-    # reads its row: one pass over the T * B rows fewer.
     leaves, treedef = jax.tree.flatten(params)
     biases = added_by_project(cell.project, params, rows)
     folded = [leaf for leaf, bias in zip(leaves, biases, strict=True) if bias]
@@ -171,8 +154,6 @@ def _fused_recurrence(
         return outputs, final, carries
 
     def linearized(params: Any, into: Any, xp_t: Any, hp_t: Any) -> tuple[Any, Any]:
-        # Under the policy the linear map keeps the results of the step's nonlinear functions
-        # (its activations) and recomputes the cheap arithmetic around them.
         step = jax.checkpoint(two_outputs, policy=keep_activations)
         return exact_rounding_removed(functools.partial(jax.linearize, step))(
             params, into, xp_t, hp_t
@@ -194,8 +175,9 @@ def _fused_recurrence(
             return jax.tree.leaves((linear, outputs))
 
         step = (params, into_0, xp_0, hp_0)
-        xp_leaves = range(len(jax.tree.leaves(step[:2])), len(jax.tree.leaves(step[:3])))
-        varies = varies_per_step(residuals, *step)
+        ends = [len(jax.tree.leaves(step[:k])) for k in range(5)]  # leaves up to each argument
+        xp_leaves = range(ends[2], ends[3])
+        varies = depends_on(residuals, step, range(ends[1], ends[4]))  # all but the parameters
         # Residuals that depend on the parameters only are the same at every step: computed
         # once here instead of stored per step.
         fixed = jax.jit(residuals)(*step)
@@ -212,9 +194,7 @@ def _fused_recurrence(
         reads_row = depends_on(residuals, step, xp_leaves)
         order = sorted((i for i, vary in enumerate(varies) if vary), key=lambda i: not reads_row[i])
         specs = [fixed[i] for i in order]
-        h_leaf = len(jax.tree.leaves(params)) + next(
-            i for i, leaf in enumerate(jax.tree.leaves(into_0)) if leaf is into_0.h
-        )
+        h_leaf = ends[1] + [leaf is into_0.h for leaf in jax.tree.leaves(into_0)].index(True)
         sources = passed_through(residuals, *step)
         sources = [sources[i] for i in order]
         store_h = u_tangent and h_leaf not in sources
@@ -280,14 +260,9 @@ def _fused_recurrence(
                 part = jax.lax.dynamic_slice(source, (t, 0, start), (1, batch, size))
             return part.reshape(part.shape[0], *specs[k].shape)
 
-        # The tangents of the projection and of U enter as large products over all T * B rows,
-        # outside the loop; reverse mode turns them into one large product each for the weight
-        # gradients after the loop (dU = H_in^T @ d(hp)), as cuDNN computes them.
-        # They are inputs of the loop, not read from a closed-over array, so that reverse mode
-        # stacks their cotangents rather than accumulating them in the loop's carry.
-        # A parameter that ``update`` reads only as a bias of ``hp_t`` (derived) has its
-        # tangent added to the one of ``hp_t`` here, so that its gradient too is one sum
-        # after the loop rather than one per step.
+        # The per-step tangents of the projection, of U and of the biases of hp (see the module
+        # docstring) are inputs of the loop, not read from a closed-over array, so that reverse
+        # mode stacks their cotangents rather than accumulating them in the loop's carry.
         unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
         to_hp = unflatten(added_to_hp(update, *step))
         d_bias = [
@@ -363,3 +338,42 @@ def _fused_recurrence(
 
     recurrence.defjvp(recurrence_jvp, symbolic_zeros=True)
     return recurrence
+
+
+def read_row(xp: Any, t: jax.Array, blocks: list[int], bias: jax.Array | None) -> Any:
+    """Row ``t`` of every leaf ``(T, B, K)`` of ``xp``, each read as its column blocks.
+
+    A leaf that ``update`` splits into ``n`` gates is read as ``n`` slices of width ``K / n``,
+    joined; XLA folds the join and the split into one slice per gate. Slicing one ``(B, K)``
+    row instead keeps XLA (CPU) from vectorising the gate math around it. ``bias`` ``(K,)``,
+    if not ``None``, is added to each block before the join (``xp`` is one array then).
+    """
+
+    def read(a: jax.Array, n: int) -> jax.Array:
+        width, middle = a.shape[-1] // n, a.shape[1:-1]
+        parts = [
+            jax.lax.dynamic_slice(a, (t, *(0 for _ in middle), k * width), (1, *middle, width))[0]
+            + (0 if bias is None else bias[k * width : (k + 1) * width])
+            for k in range(n)
+        ]
+        return parts[0] if n == 1 else jnp.concatenate(parts, axis=-1)
+
+    leaves, treedef = jax.tree.flatten(xp)
+    return jax.tree.unflatten(treedef, [read(a, n) for a, n in zip(leaves, blocks, strict=True)])
+
+
+def is_zero(tangent: Any) -> bool:
+    """Whether ``tangent`` is a ``custom_jvp`` symbolic zero (``symbolic_zeros=True``)."""
+    return type(tangent) is SymbolicZero
+
+
+def instantiate(tangents: Any, primals: Any) -> Any:
+    """``tangents`` with every symbolic zero replaced by zeros like its primal."""
+    return jax.tree.map(
+        lambda d, p: jnp.zeros_like(p) if is_zero(d) else d, tangents, primals, is_leaf=is_zero
+    )
+
+
+def all_zero(tangents: Any) -> bool:
+    """Whether every leaf of ``tangents`` is a symbolic zero."""
+    return all(map(is_zero, jax.tree.leaves(tangents, is_leaf=is_zero)))
