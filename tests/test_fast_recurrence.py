@@ -11,17 +11,9 @@ import pytest
 from jax.test_util import check_grads
 from numpy_reference import random_params
 
-from gru_lstm_jax.cells import (
-    Cell,
-    RNNState,
-    get_cell,
-    lstm_init,
-    lstm_initial_carry,
-    lstm_project,
-    lstm_update,
-    recurrent_kernel,
-    simple_rnn_initial_carry,
-)
+from gru_lstm_jax.cells import Cell, RNNState, get_cell, recurrent_kernel
+from gru_lstm_jax.cells.lstm import lstm_init, lstm_initial_carry, lstm_project, lstm_update
+from gru_lstm_jax.cells.simple_rnn import simple_rnn_initial_carry
 from gru_lstm_jax.recurrence import run_scan
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,

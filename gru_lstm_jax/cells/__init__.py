@@ -1,4 +1,8 @@
-"""Recurrent cells as pure functions (the cell protocol) and the registry of cells by name."""
+"""Recurrent cells as pure functions (the cell protocol) and the registry of cells by name.
+
+Each cell's own functions (``init``, ``project``, ``update``, ...) live in its module, e.g.
+:func:`gru_lstm_jax.cells.lstm.lstm_update`, and on the :class:`Cell` it returns.
+"""
 
 from gru_lstm_jax.cells.base import (
     Cell,
@@ -9,36 +13,13 @@ from gru_lstm_jax.cells.base import (
     recurrent_kernel,
     register_cell,
 )
-from gru_lstm_jax.cells.gru import (
-    GRUState,
-    gru_cell,
-    gru_init,
-    gru_initial_carry,
-    gru_project,
-    gru_recurrent_kernel,
-    gru_reset_before_cell,
-    gru_update,
-)
+from gru_lstm_jax.cells.gru import GRUState, gru_cell, gru_reset_before_cell
 from gru_lstm_jax.cells.layer_norm_lstm import layer_norm_lstm_cell
-from gru_lstm_jax.cells.lstm import (
-    LSTMState,
-    lstm_cell,
-    lstm_init,
-    lstm_initial_carry,
-    lstm_project,
-    lstm_update,
-)
+from gru_lstm_jax.cells.lstm import LSTMState, lstm_cell
 from gru_lstm_jax.cells.lstm_variants import LSTM_VARIANTS, FGRState, lstm_variant_cell
 from gru_lstm_jax.cells.min_rnn import MinState, min_gru_cell, min_lstm_cell
 from gru_lstm_jax.cells.peephole_lstm import peephole_lstm_cell
-from gru_lstm_jax.cells.simple_rnn import (
-    RNNState,
-    simple_rnn_cell,
-    simple_rnn_init,
-    simple_rnn_initial_carry,
-    simple_rnn_project,
-    simple_rnn_update,
-)
+from gru_lstm_jax.cells.simple_rnn import RNNState, simple_rnn_cell
 
 __all__ = [
     "LSTM_VARIANTS",
@@ -52,18 +33,9 @@ __all__ = [
     "cell_option_names",
     "get_cell",
     "gru_cell",
-    "gru_init",
-    "gru_initial_carry",
-    "gru_project",
-    "gru_recurrent_kernel",
     "gru_reset_before_cell",
-    "gru_update",
     "layer_norm_lstm_cell",
     "lstm_cell",
-    "lstm_init",
-    "lstm_initial_carry",
-    "lstm_project",
-    "lstm_update",
     "lstm_variant_cell",
     "matmul",
     "min_gru_cell",
@@ -72,8 +44,4 @@ __all__ = [
     "recurrent_kernel",
     "register_cell",
     "simple_rnn_cell",
-    "simple_rnn_init",
-    "simple_rnn_initial_carry",
-    "simple_rnn_project",
-    "simple_rnn_update",
 ]

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, matmul, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -113,15 +113,7 @@ def gru_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> GRUStat
 
 
 def gru_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    """Input projection for all steps: ``xs @ kernel + bias``.
-
-    Args:
-        params: GRU parameters (either variant).
-        xs: inputs ``(*batch, T, I)``.
-
-    Returns:
-        Pre-activations from the input side, ``(*batch, T, 3H)``.
-    """
+    """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, 3H)``."""
     return matmul(xs, params["kernel"]) + params["bias"]
 
 
@@ -131,20 +123,18 @@ def gru_update(
     xp_t: jax.Array,
     hp_t: jax.Array,
     *,
-    reset_after: bool = True,
     gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
     activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
 ) -> tuple[GRUState, jax.Array, dict[str, jax.Array]]:
-    """One GRU step from its products (see the module docstring for both variants).
+    """One GRU step from its products, in the variant of ``params`` (module docstring).
 
     Args:
-        params: GRU parameters of the variant given by ``reset_after``.
+        params: GRU parameters; with ``recurrent_bias`` they are the ``reset_after`` variant.
         carry: ``GRUState(h)`` with ``h`` of shape ``(*batch, H)``.
         xp_t: ``x_t @ kernel + bias``, ``(*batch, 3H)`` (from :func:`gru_project`).
         hp_t: ``h @ U`` with ``U`` from :func:`gru_recurrent_kernel`: ``(*batch, 3H)`` for
             ``reset_after``, else ``(*batch, 2H)`` (``r`` and ``z`` only; the candidate's
             ``(r * h) @ U_n`` is taken here).
-        reset_after: apply the reset gate after the recurrent matmul (cuDNN) or before it (Cho).
         gate_activation: the activation of ``r`` and ``z`` (sigmoid).
         activation: the activation of the candidate ``n`` (tanh).
 
@@ -154,7 +144,7 @@ def gru_update(
     """
     h = carry.h
     x_r, x_z, x_n = jnp.split(xp_t, 3, axis=-1)
-    if reset_after:
+    if "recurrent_bias" in params:  # reset_after
         h_r, h_z, h_n = jnp.split(hp_t + params["recurrent_bias"], 3, axis=-1)
         r = gate_activation(x_r + h_r)
         n = activation(x_n + r * h_n)
@@ -168,19 +158,16 @@ def gru_update(
     return GRUState(h=h_new), h_new, {"reset_gate": r, "update_gate": z}
 
 
-def gru_recurrent_kernel(params: dict[str, jax.Array], *, reset_after: bool = True) -> jax.Array:
+def gru_recurrent_kernel(params: dict[str, jax.Array]) -> jax.Array:
     """The weights that multiply ``h`` at every step, before any gate.
 
-    Args:
-        params: GRU parameters of the variant given by ``reset_after``.
-        reset_after: the variant.
-
     Returns:
-        ``recurrent_kernel`` ``(H, 3H)`` for ``reset_after``; else its ``r`` and ``z`` columns
-        ``(H, 2H)`` (the candidate's ``U_n`` multiplies ``r * h`` inside :func:`gru_update`).
+        ``recurrent_kernel`` ``(H, 3H)`` for ``reset_after`` parameters (with
+        ``recurrent_bias``); else its ``r`` and ``z`` columns ``(H, 2H)`` (the candidate's
+        ``U_n`` multiplies ``r * h`` inside :func:`gru_update`).
     """
     U = params["recurrent_kernel"]
-    return U if reset_after else U[:, : 2 * U.shape[0]]
+    return U if "recurrent_bias" in params else U[:, : 2 * U.shape[0]]
 
 
 def gru_cell(
@@ -212,15 +199,9 @@ def _gru_cell(
     reset_after: bool, gate_activation: Callable, activation: Callable, chrono: int | None
 ) -> Cell:
     init = functools.partial(gru_init, reset_after=reset_after, chrono_max_length=chrono)
-    update = functools.partial(
-        gru_update, reset_after=reset_after, gate_activation=gate_activation, activation=activation
-    )
-    kernel = recurrent_kernel if reset_after else _reset_before_kernel
+    update = functools.partial(gru_update, gate_activation=gate_activation, activation=activation)
     name = "gru" if reset_after else "gru_reset_before"
-    return Cell(name, init, gru_initial_carry, gru_project, update, kernel)
-
-
-_reset_before_kernel = functools.partial(gru_recurrent_kernel, reset_after=False)
+    return Cell(name, init, gru_initial_carry, gru_project, update, gru_recurrent_kernel)
 
 
 def gru_reset_before_cell(

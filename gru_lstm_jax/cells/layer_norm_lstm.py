@@ -12,7 +12,7 @@ Equations, with ``LN(z; α, β) = α ⊙ (z - mean(z)) / sqrt(var(z) + 1e-5) + �
     c' = f * c + i * g
     h' = o * tanh(LN(c'; α_c, β_c))
 
-Parameters: the LSTM's (:func:`~gru_lstm_jax.cells.lstm_init`; ``b`` is its ``bias``, with the
+Parameters: the LSTM's (:func:`~gru_lstm_jax.cells.lstm.lstm_init`; ``b`` is its ``bias``, with the
 forget-gate block 1, which stands in for the shifts of the two gate normalisations), the gains
 ``ln_x`` ``(4H,)`` and ``ln_h`` ``(4H,)`` (ones), and ``ln_c`` ``(2, H)``: the gain (ones) and
 the shift (zeros) of ``c'``. ``H`` units on ``I`` inputs have ``4 (I H + H² + H) + 10 H``

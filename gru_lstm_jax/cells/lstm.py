@@ -93,15 +93,7 @@ def lstm_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> LSTMSt
 
 
 def lstm_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    """Input projection for all steps: ``xs @ kernel + bias``.
-
-    Args:
-        params: LSTM parameters.
-        xs: inputs ``(*batch, T, I)``.
-
-    Returns:
-        Pre-activations from the input side, ``(*batch, T, 4H)``.
-    """
+    """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, 4H)``."""
     return matmul(xs, params["kernel"]) + params["bias"]
 
 

@@ -13,7 +13,7 @@ Equations, with ``x`` the input, ``(h, c)`` the carry and ``⊙`` the elementwis
     o  = σ(x W_o + h U_o + p_o ⊙ c' + b_o)
     h' = o * tanh(c')
 
-Parameters: the LSTM's (:func:`~gru_lstm_jax.cells.lstm_init`, gates ``i, f, g, o``) and
+Parameters: the LSTM's (:func:`~gru_lstm_jax.cells.lstm.lstm_init`, gates ``i, f, g, o``) and
 ``peephole`` ``(3, H)``, the rows ``p_i, p_f, p_o``, initialised to zero (so the cell starts as
 the LSTM). ``H`` units on ``I`` inputs have ``4 (I H + H² + H) + 3 H`` parameters.
 """
