@@ -61,6 +61,17 @@ def _torch_keys(layer: int, reverse: bool) -> dict[str, str]:
     return {name: f"{name}{suffix}" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
 
 
+def _write_torch(params: Mapping[str, Any], layer: int, reverse: bool) -> dict[str, np.ndarray]:
+    """PyTorch's four entries of one layer and direction; ``bias_hh`` is ``recurrent_bias`` or 0."""
+    keys, bias = _torch_keys(layer, reverse), _to_numpy(params["bias"])
+    return {
+        keys["weight_ih"]: _to_numpy(params["kernel"]).T.copy(),
+        keys["weight_hh"]: _to_numpy(params["recurrent_kernel"]).T.copy(),
+        keys["bias_ih"]: bias.copy(),
+        keys["bias_hh"]: _to_numpy(params.get("recurrent_bias", np.zeros_like(bias))).copy(),
+    }
+
+
 def _read_torch(
     state_dict: Mapping[str, Any], layer: int, reverse: bool, gates: int
 ) -> dict[str, np.ndarray]:
@@ -131,14 +142,7 @@ def lstm_params_to_torch(
         bias_hh_l{k}: (4H,)}`` as float32 NumPy arrays; ``bias_hh`` is zero.
     """
     _check_params(params, ("kernel", "recurrent_kernel", "bias"), gates=4)
-    keys = _torch_keys(layer, reverse)
-    bias = _to_numpy(params["bias"])
-    return {
-        keys["weight_ih"]: _to_numpy(params["kernel"]).T.copy(),
-        keys["weight_hh"]: _to_numpy(params["recurrent_kernel"]).T.copy(),
-        keys["bias_ih"]: bias.copy(),
-        keys["bias_hh"]: np.zeros_like(bias),
-    }
+    return _write_torch(params, layer, reverse)
 
 
 def gru_params_from_torch(
@@ -193,13 +197,7 @@ def gru_params_to_torch(
             "reset_after=True variant"
         )
     _check_params(params, ("kernel", "recurrent_kernel", "bias", "recurrent_bias"), gates=3)
-    keys = _torch_keys(layer, reverse)
-    return {
-        keys["weight_ih"]: _to_numpy(params["kernel"]).T.copy(),
-        keys["weight_hh"]: _to_numpy(params["recurrent_kernel"]).T.copy(),
-        keys["bias_ih"]: _to_numpy(params["bias"]).copy(),
-        keys["bias_hh"]: _to_numpy(params["recurrent_bias"]).copy(),
-    }
+    return _write_torch(params, layer, reverse)
 
 
 def lstm_params_from_keras(weights: Sequence[Any]) -> dict[str, jnp.ndarray]:
