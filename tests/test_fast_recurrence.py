@@ -11,8 +11,8 @@ import pytest
 from jax.test_util import check_grads
 from numpy_reference import random_params
 
-from gru_lstm_jax.cells import Cell, RNNState, get_cell, recurrent_kernel
-from gru_lstm_jax.cells.lstm import lstm_init, lstm_initial_carry, lstm_project, lstm_update
+from gru_lstm_jax.cells import Cell, RNNState, get_cell, input_projection, recurrent_kernel
+from gru_lstm_jax.cells.lstm import lstm_init, lstm_initial_carry, lstm_update
 from gru_lstm_jax.cells.simple_rnn import simple_rnn_initial_carry
 from gru_lstm_jax.recurrence import run_scan
 from gru_lstm_jax.recurrence.derive import (
@@ -230,7 +230,12 @@ def _user_cells():
     return {
         "skip_rnn": skip,
         "user_lstm": Cell(
-            "my_lstm", lstm_init, lstm_initial_carry, lstm_project, lstm_update, recurrent_kernel
+            "my_lstm",
+            lstm_init,
+            lstm_initial_carry,
+            input_projection,
+            lstm_update,
+            recurrent_kernel,
         ),
         "lstm_hard_sigmoid": get_cell("lstm", gate_activation=jax.nn.hard_sigmoid),
         "gru_relu": get_cell("gru", activation=jax.nn.relu),

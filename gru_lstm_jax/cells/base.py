@@ -23,6 +23,7 @@ __all__ = [
     "available_cells",
     "cell_option_names",
     "get_cell",
+    "input_projection",
     "matmul",
     "recurrent_dropout",
     "recurrent_kernel",
@@ -71,6 +72,14 @@ def recurrent_dropout(carry: Any, mask: jax.Array | None, has_kernel: bool) -> t
         return carry, carry.h * mask
     carry = carry._replace(h=carry.h * mask)
     return carry, carry.h
+
+
+def input_projection(params: dict[str, Any], xs: jax.Array) -> jax.Array:
+    """``matmul(xs, kernel) + bias``: the ``project`` of the built-in cells.
+
+    ``xs`` ``(*batch, T, I)`` and ``params["kernel"]`` ``(I, K)`` give ``(*batch, T, K)``.
+    """
+    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def recurrent_kernel(params: dict[str, Any]) -> jax.Array:

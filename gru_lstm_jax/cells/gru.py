@@ -47,7 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, register_cell
+from gru_lstm_jax.cells.base import Cell, input_projection, matmul, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "gru_cell",
     "gru_init",
     "gru_initial_carry",
-    "gru_project",
     "gru_recurrent_kernel",
     "gru_reset_before_cell",
     "gru_update",
@@ -112,11 +111,6 @@ def gru_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> GRUStat
     return GRUState(h=jnp.zeros((*batch_shape, hidden_size), jnp.float32))
 
 
-def gru_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, 3H)``."""
-    return matmul(xs, params["kernel"]) + params["bias"]
-
-
 def gru_update(
     params: dict[str, jax.Array],
     carry: GRUState,
@@ -131,7 +125,8 @@ def gru_update(
     Args:
         params: GRU parameters; with ``recurrent_bias`` they are the ``reset_after`` variant.
         carry: ``GRUState(h)`` with ``h`` of shape ``(*batch, H)``.
-        xp_t: ``x_t @ kernel + bias``, ``(*batch, 3H)`` (from :func:`gru_project`).
+        xp_t: ``x_t @ kernel + bias``, ``(*batch, 3H)``
+            (:func:`~gru_lstm_jax.cells.base.input_projection`).
         hp_t: ``h @ U`` with ``U`` from :func:`gru_recurrent_kernel`: ``(*batch, 3H)`` for
             ``reset_after``, else ``(*batch, 2H)`` (``r`` and ``z`` only; the candidate's
             ``(r * h) @ U_n`` is taken here).
@@ -201,7 +196,7 @@ def _gru_cell(
     init = functools.partial(gru_init, reset_after=reset_after, chrono_max_length=chrono)
     update = functools.partial(gru_update, gate_activation=gate_activation, activation=activation)
     name = "gru" if reset_after else "gru_reset_before"
-    return Cell(name, init, gru_initial_carry, gru_project, update, gru_recurrent_kernel)
+    return Cell(name, init, gru_initial_carry, input_projection, update, gru_recurrent_kernel)
 
 
 def gru_reset_before_cell(

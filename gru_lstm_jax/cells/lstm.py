@@ -36,7 +36,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, input_projection, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "lstm_cell",
     "lstm_init",
     "lstm_initial_carry",
-    "lstm_project",
     "lstm_update",
 ]
 
@@ -92,11 +91,6 @@ def lstm_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> LSTMSt
     return LSTMState(h=zeros, c=zeros)
 
 
-def lstm_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, 4H)``."""
-    return matmul(xs, params["kernel"]) + params["bias"]
-
-
 def lstm_update(
     params: dict[str, jax.Array],
     carry: LSTMState,
@@ -111,7 +105,8 @@ def lstm_update(
     Args:
         params: LSTM parameters (unused: both products are given).
         carry: ``LSTMState(h, c)``, each ``(*batch, H)``.
-        xp_t: ``x_t @ kernel + bias``, ``(*batch, 4H)`` (from :func:`lstm_project`).
+        xp_t: ``x_t @ kernel + bias``, ``(*batch, 4H)``
+            (:func:`~gru_lstm_jax.cells.base.input_projection`).
         hp_t: ``h @ recurrent_kernel``, ``(*batch, 4H)``.
         gate_activation: the activation of ``i``, ``f`` and ``o`` (sigmoid).
         activation: the activation of the candidate ``g`` and of ``c'`` in the output (tanh).
@@ -160,7 +155,7 @@ def _lstm_update(gate_activation: Callable, activation: Callable) -> Callable:
 def _lstm_cell(gate_activation: Callable, activation: Callable, chrono: int | None) -> Cell:
     init = lstm_init if chrono is None else functools.partial(lstm_init, chrono_max_length=chrono)
     update = _lstm_update(gate_activation, activation)
-    return Cell("lstm", init, lstm_initial_carry, lstm_project, update, recurrent_kernel)
+    return Cell("lstm", init, lstm_initial_carry, input_projection, update, recurrent_kernel)
 
 
 register_cell("lstm", lstm_cell)

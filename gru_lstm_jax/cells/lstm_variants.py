@@ -52,7 +52,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, input_projection, matmul, recurrent_kernel, register_cell
 from gru_lstm_jax.cells.chrono import check_chrono_max_length, chrono_bias
 from gru_lstm_jax.cells.lstm import LSTMState, lstm_initial_carry
 
@@ -99,10 +99,6 @@ def _initial_carry(variant, batch_shape, hidden_size):
     if variant != "FGR":
         return LSTMState(h, c)
     return FGRState(h, c, jnp.zeros((*batch_shape, 3 * hidden_size), jnp.float32))
-
-
-def _project(params, xs):
-    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def _update(variant, params, carry, xp_t, hp_t):
@@ -162,7 +158,7 @@ def _cell(variant: str, chrono: int | None) -> Cell:
         f"lstm_{variant.lower()}",
         functools.partial(_init, variant, chrono),
         functools.partial(_initial_carry, variant),
-        _project,
+        input_projection,
         functools.partial(_update, variant),
         recurrent_kernel,
     )

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, register_cell
+from gru_lstm_jax.cells.base import Cell, input_projection, register_cell
 
 __all__ = ["MinState", "min_gru_cell", "min_lstm_cell"]
 
@@ -48,10 +48,6 @@ def _init(blocks: int, key: jax.Array, input_size: int, hidden_size: int) -> dic
 
 def _initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> MinState:
     return MinState(jnp.zeros((*batch_shape, hidden_size), jnp.float32))
-
-
-def _project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def _min_gru_update(
@@ -82,9 +78,11 @@ def min_lstm_cell() -> Cell:
     return _MIN_LSTM
 
 
-_MIN_GRU = Cell("min_gru", functools.partial(_init, 2), _initial_carry, _project, _min_gru_update)
+_MIN_GRU = Cell(
+    "min_gru", functools.partial(_init, 2), _initial_carry, input_projection, _min_gru_update
+)
 _MIN_LSTM = Cell(
-    "min_lstm", functools.partial(_init, 3), _initial_carry, _project, _min_lstm_update
+    "min_lstm", functools.partial(_init, 3), _initial_carry, input_projection, _min_lstm_update
 )
 register_cell("min_gru", min_gru_cell)
 register_cell("min_lstm", min_lstm_cell)

@@ -23,8 +23,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, recurrent_kernel, register_cell
-from gru_lstm_jax.cells.lstm import LSTMState, lstm_init, lstm_initial_carry, lstm_project
+from gru_lstm_jax.cells.base import Cell, input_projection, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.lstm import LSTMState, lstm_init, lstm_initial_carry
 
 __all__ = ["peephole_lstm_cell"]
 
@@ -50,5 +50,7 @@ def peephole_lstm_cell() -> Cell:
     return _CELL
 
 
-_CELL = Cell("peephole_lstm", _init, lstm_initial_carry, lstm_project, _update, recurrent_kernel)
+_CELL = Cell(
+    "peephole_lstm", _init, lstm_initial_carry, input_projection, _update, recurrent_kernel
+)
 register_cell("peephole_lstm", peephole_lstm_cell)

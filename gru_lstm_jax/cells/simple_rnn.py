@@ -22,14 +22,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gru_lstm_jax.cells.base import Cell, matmul, recurrent_kernel, register_cell
+from gru_lstm_jax.cells.base import Cell, input_projection, recurrent_kernel, register_cell
 
 __all__ = [
     "RNNState",
     "simple_rnn_cell",
     "simple_rnn_init",
     "simple_rnn_initial_carry",
-    "simple_rnn_project",
     "simple_rnn_update",
 ]
 
@@ -62,11 +61,6 @@ def simple_rnn_init(key: jax.Array, input_size: int, hidden_size: int) -> dict[s
 def simple_rnn_initial_carry(batch_shape: tuple[int, ...], hidden_size: int) -> RNNState:
     """Returns the zero carry ``RNNState(h)`` with ``h`` of shape ``(*batch_shape, H)``."""
     return RNNState(h=jnp.zeros((*batch_shape, hidden_size), jnp.float32))
-
-
-def simple_rnn_project(params: dict[str, jax.Array], xs: jax.Array) -> jax.Array:
-    """Input projection: ``xs @ kernel + bias``; ``(*batch, T, I) -> (*batch, T, H)``."""
-    return matmul(xs, params["kernel"]) + params["bias"]
 
 
 def simple_rnn_update(
@@ -102,7 +96,7 @@ def simple_rnn_cell(activation: Callable[[jax.Array], jax.Array] = jnp.tanh) -> 
 def _simple_rnn_cell(activation: Callable) -> Cell:
     update = functools.partial(simple_rnn_update, activation=activation)
     return Cell(
-        "rnn", simple_rnn_init, simple_rnn_initial_carry, simple_rnn_project, update,
+        "rnn", simple_rnn_init, simple_rnn_initial_carry, input_projection, update,
         recurrent_kernel,
     )  # fmt: skip
 

@@ -179,7 +179,7 @@ def add_batch_axis(xs: jax.Array, **per_sequence: Any) -> tuple[jax.Array, dict[
             value = jax.tree.map(lambda a: jnp.asarray(a)[None], value)
         elif value is not None:
             value = jnp.asarray(value)
-            if value.shape != shape and (shape is not None or value.ndim != 1):
+            if value.ndim != 1 if shape is None else value.shape != shape:
                 raise ValueError(
                     f"{name} must {text} for an unbatched (T, F) input; got shape "
                     f"{tuple(value.shape)}"
