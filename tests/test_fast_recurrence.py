@@ -17,9 +17,8 @@ from gru_lstm_jax.cells.simple_rnn import simple_rnn_initial_carry
 from gru_lstm_jax.recurrence import run_scan
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,
-    added_to_hp,
     depends_on,
-    is_additive,
+    hp_terms,
     reads_precede,
 )
 
@@ -360,8 +359,8 @@ def test_additivity_and_biases_are_derived_from_the_cell():
         carry = cell.initial_carry((B,), H)
         xp_t = cell.project(params, jnp.ones((B, 1, F)))[:, 0]
         hp_t = cell.recurrent_product(params, carry.h)
-        assert is_additive(cell.update, params, carry, xp_t, hp_t) is additive, name
-        folded = added_to_hp(cell.update, params, carry, xp_t, hp_t)
+        found, folded = hp_terms(cell.update, params, carry, xp_t, hp_t)
+        assert found is additive, name
         names = [path[0].key for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
         assert {n for n, f in zip(names, folded, strict=True) if f} == biases, name
         folded = added_by_project(cell.project, params, jnp.ones((B * T, F)))

@@ -18,10 +18,9 @@ from jax.extend.core import Literal
 
 __all__ = [
     "added_by_project",
-    "added_to_hp",
     "depends_on",
     "exact_rounding_removed",
-    "is_additive",
+    "hp_terms",
     "keep_activations",
     "multiplied",
     "params_read",
@@ -164,13 +163,8 @@ def params_read(update: Callable, params: Any, *step: Any) -> list[bool]:
 
 
 @functools.cache
-def _sums_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple[bool, ...]]:
-    """``is_additive`` and ``added_to_hp`` at the shapes ``leaves`` (see those).
-
-    Leaf ``i`` of ``(params, carry, xp_t, hp_t)`` enters ``update`` only as a term of ``hp_t``
-    when moving it along a random direction moves ``update`` exactly as moving ``hp_t`` along
-    the same direction (broadcast) does, at two random points.
-    """
+def _hp_terms_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple[bool, ...]]:
+    """:func:`hp_terms` at the shapes ``leaves`` of ``(params, carry, xp_t, hp_t)``."""
     draw, hp = random_draws(), len(leaves) - 1
 
     def tangent(point: list, i: int, direction: jax.Array) -> list[jax.Array]:
@@ -191,14 +185,6 @@ def _sums_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, tuple
     params = len(jax.tree.leaves(jax.tree.unflatten(treedef, leaves)[0]))
     shape = leaves[hp].shape
     return enters_as_hp(hp - 1, shape), tuple(enters_as_hp(i, shape[-1:]) for i in range(params))
-
-
-def _sums(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple:
-    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
-        return False, (False,) * len(jax.tree.leaves(params))
-    leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
-    with jax.ensure_compile_time_eval():
-        return _sums_at(update, tuple(leaves), treedef)
 
 
 @functools.cache
@@ -236,27 +222,27 @@ def added_by_project(project: Callable, params: Any, rows: Any) -> list[bool]:
         return list(_added_by_project_at(project, tuple(leaves), treedef))
 
 
-def is_additive(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> bool:
-    """Whether ``update`` depends on ``xp_t`` and ``hp_t`` only through their sum.
+def hp_terms(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> tuple:
+    """Which inputs of ``update`` enter it only as terms of ``hp_t``: ``(additive, to_hp)``.
 
-    Then its derivative in ``xp_t`` equals its derivative in ``hp_t``, and the recurrence
-    carries one tangent ``d(xp) + d(hp)`` per step instead of two (as for the LSTM and the tanh
-    RNN). It is decided by evaluating both derivatives at two random points in the same random
-    direction: they agree to the bit when the two inputs enter only as a sum, and almost never
-    otherwise.
+    - ``additive``: whether ``update`` reads ``xp_t`` and ``hp_t`` only as their sum. The
+      recurrence then carries one tangent ``d(xp) + d(hp)`` per step instead of two (the LSTM,
+      the tanh RNN).
+    - ``to_hp``: per leaf of ``params``, whether ``update`` reads it only as a bias ``(K,)``
+      added to ``hp_t`` ``(B, K)`` (the GRU's ``recurrent_bias``). The recurrence adds its
+      tangent to the one of ``hp_t``, so that reverse mode sums its gradient over all steps at
+      once after the loop.
+
+    Each is decided by random probes: moving the input along a random direction moves
+    ``update`` exactly as moving ``hp_t`` along the same direction does, to the bit, at two
+    random points; that almost never happens unless the input enters only as a term of ``hp_t``.
     """
-    return _sums(update, params, carry, xp_t, hp_t)[0]
-
-
-def added_to_hp(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[bool]:
-    """Per leaf of ``params``: whether ``update`` reads it only as a bias added to ``hp_t``.
-
-    Such a leaf ``b`` (shape ``(K,)`` for ``hp_t`` of shape ``(B, K)``, e.g. the GRU's
-    ``recurrent_bias``) has the derivative of ``hp_t`` summed over the batch: the recurrence
-    adds its tangent to the one of ``hp_t``, so that reverse mode sums its gradient over all
-    steps at once after the loop. Decided by random probes, as :func:`is_additive`.
-    """
-    return list(_sums(update, params, carry, xp_t, hp_t)[1])
+    if hp_t is None or not isinstance(xp_t, jax.Array | jax.ShapeDtypeStruct):
+        return False, [False] * len(jax.tree.leaves(params))
+    leaves, treedef = jax.tree.flatten(spec((params, carry, xp_t, hp_t)))
+    with jax.ensure_compile_time_eval():
+        additive, to_hp = _hp_terms_at(update, tuple(leaves), treedef)
+    return additive, list(to_hp)
 
 
 def row_blocks_of(update: Callable, params: Any, carry: Any, xp_t: Any, hp_t: Any) -> list[int]:

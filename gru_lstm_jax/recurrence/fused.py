@@ -11,7 +11,7 @@ built from ``jax.linearize`` of ``update``:
   only are computed once, outside the loop;
 - the tangent loop applies those linear maps, carrying only ``dh @ U`` from step to step;
   where ``update`` reads ``xp_t`` and ``hp_t`` only as their sum (derived, see
-  :func:`~gru_lstm_jax.recurrence.derive.is_additive`), one tangent per step stands for both;
+  :func:`~gru_lstm_jax.recurrence.derive.hp_terms`), one tangent per step stands for both;
 - a bias that the projection adds is added in the loop as each row is read, and a bias that
   ``update`` adds to ``hp_t`` has its tangent added to the one of ``hp_t`` (both derived, see
   :mod:`~gru_lstm_jax.recurrence.derive`), so that their gradients are sums after the loop;
@@ -42,10 +42,9 @@ from gru_lstm_jax.cells import Cell
 from gru_lstm_jax.cells.base import matmul, recurrent_dropout
 from gru_lstm_jax.recurrence.derive import (
     added_by_project,
-    added_to_hp,
     depends_on,
     exact_rounding_removed,
-    is_additive,
+    hp_terms,
     keep_activations,
     params_read,
     passed_through,
@@ -264,7 +263,8 @@ def _fused_recurrence(
         # docstring) are inputs of the loop, not read from a closed-over array, so that reverse
         # mode stacks their cotangents rather than accumulating them in the loop's carry.
         unflatten = functools.partial(jax.tree.unflatten, jax.tree.structure(params))
-        to_hp = unflatten(added_to_hp(update, *step))
+        additive, to_hp = hp_terms(update, *step)
+        to_hp = unflatten(to_hp)
         d_bias = [
             d for d, fold in zip(jax.tree.leaves(d_params, is_leaf=is_zero),
                                  jax.tree.leaves(to_hp), strict=True)
@@ -286,7 +286,6 @@ def _fused_recurrence(
                     0 if d_hp is None else d_hp
                 )
             per_step.append(jnp.broadcast_to(d_hp, (time, *hp_0.shape)))
-        additive = is_additive(update, *step)
         if additive and len(per_step) == 2:
             per_step = [per_step[0] + per_step[1]]
         # The parameters that the linear map sees: those read, unless folded into d(hp).
