@@ -14,7 +14,7 @@ from gru_lstm_jax.cells.base import (
     recurrent_kernel,
     register_cell,
 )
-from gru_lstm_jax.cells.gru import GRUState, gru_cell, gru_reset_before_cell
+from gru_lstm_jax.cells.gru import GRUState, gru_cell
 from gru_lstm_jax.cells.layer_norm_lstm import layer_norm_lstm_cell
 from gru_lstm_jax.cells.lstm import LSTMState, lstm_cell
 from gru_lstm_jax.cells.lstm_variants import LSTM_VARIANTS, FGRState, lstm_variant_cell
@@ -34,7 +34,6 @@ __all__ = [
     "cell_option_names",
     "get_cell",
     "gru_cell",
-    "gru_reset_before_cell",
     "input_projection",
     "layer_norm_lstm_cell",
     "lstm_cell",

@@ -56,7 +56,6 @@ __all__ = [
     "gru_init",
     "gru_initial_carry",
     "gru_recurrent_kernel",
-    "gru_reset_before_cell",
     "gru_update",
 ]
 
@@ -199,14 +198,6 @@ def _gru_cell(
     return Cell(name, init, gru_initial_carry, input_projection, update, gru_recurrent_kernel)
 
 
-def gru_reset_before_cell(
-    gate_activation: Callable[[jax.Array], jax.Array] = jax.nn.sigmoid,
-    activation: Callable[[jax.Array], jax.Array] = jnp.tanh,
-    chrono_max_length: int | None = None,
-) -> Cell:
-    """Returns Cho et al.'s (2014) original GRU: :func:`gru_cell` with ``reset_after=False``."""
-    return gru_cell(False, gate_activation, activation, chrono_max_length)
-
-
 register_cell("gru", gru_cell)
-register_cell("gru_reset_before", gru_reset_before_cell)
+# Cho et al.'s (2014) original under its own name: gru_cell with reset_after=False.
+register_cell("gru_reset_before", functools.partial(gru_cell, False))
