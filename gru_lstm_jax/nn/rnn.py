@@ -252,9 +252,10 @@ class RNN(nnx.Module):
         self, xs: jax.Array, initial_state: Any, lengths: Any, mask: Any, resets: Any
     ) -> Any:
         xs, batched = add_batch_axis(
-            xs, initial_state=initial_state, lengths=lengths, mask=mask, resets=resets
+            xs, initial_carry=initial_state, lengths=lengths, mask=mask, resets=resets
         )
-        return jax.tree.map(lambda a: a[0], self(xs, **batched))
+        result = self(xs, initial_state=batched.pop("initial_carry"), **batched)
+        return jax.tree.map(lambda a: a[0], result)
 
 
 class LSTM(RNN):

@@ -161,8 +161,8 @@ def add_batch_axis(xs: jax.Array, **per_sequence: Any) -> tuple[jax.Array, dict[
     Args:
         xs: ``(T, F)``.
         **per_sequence: any of ``lengths`` (a scalar), ``mask`` and ``resets`` (boolean
-            ``(T,)``), ``recurrent_mask`` ``(H,)`` and ``initial_carry`` or ``initial_state`` (a
-            carry without batch axis); ``None`` stays ``None``.
+            ``(T,)``), ``recurrent_mask`` ``(H,)`` and ``initial_carry`` (a carry without batch
+            axis); ``None`` stays ``None``.
 
     Returns:
         ``(xs (1, T, F), {name: the value with a batch axis of 1})``.
@@ -175,7 +175,7 @@ def add_batch_axis(xs: jax.Array, **per_sequence: Any) -> tuple[jax.Array, dict[
     batched = {}
     for name, value in per_sequence.items():
         shape, text = expected.get(name, ((xs.shape[0],), f"have shape (time,) = ({xs.shape[0]},)"))
-        if value is not None and name in ("initial_carry", "initial_state"):
+        if value is not None and name == "initial_carry":
             value = jax.tree.map(lambda a: jnp.asarray(a)[None], value)
         elif value is not None:
             value = jnp.asarray(value)
