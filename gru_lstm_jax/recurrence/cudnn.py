@@ -35,7 +35,7 @@ from jax.experimental import rnn
 
 from gru_lstm_jax.cells import Cell, LSTMState, lstm_cell
 from gru_lstm_jax.cells.convert import lstm_params_to_cudnn
-from gru_lstm_jax.recurrence.masks import ScanOutput, refuse, sequence_mask
+from gru_lstm_jax.recurrence.masks import ScanOutput, refuse
 
 __all__ = ["CUDNN_IMPLEMENTATIONS", "cudnn_available", "cudnn_scan"]
 
@@ -50,16 +50,15 @@ def cudnn_available() -> bool:
     )
 
 
-def _right_padded_lengths(lengths: Any, mask: jax.Array, batch: int, time: int) -> jax.Array:
-    """The lengths that a concrete right-padding ``mask`` (and ``lengths``) describe."""
-    valid = sequence_mask(lengths, mask, batch, time)
+def _right_padded_lengths(valid: jax.Array) -> jax.Array:
+    """The lengths that a concrete right-padding mask of valid steps ``(B, T)`` describes."""
     if isinstance(valid, jax.core.Tracer):
         raise ValueError(
             "the cuDNN LSTM takes a mask only when its values are known outside jit (it must be "
             "right padding); inside jit pass lengths (batch,) instead of mask"
         )
     valid = np.asarray(valid)
-    prefix = np.arange(time)[None, :] < valid.sum(axis=1)[:, None]
+    prefix = np.arange(valid.shape[1])[None, :] < valid.sum(axis=1)[:, None]
     if not np.array_equal(valid, prefix):
         raise ValueError(
             "the cuDNN LSTM supports only right padding: every row of mask must be True on a "
@@ -84,7 +83,8 @@ def cudnn_scan(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOu
         params: ``{"kernel": (I, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``.
         xs: float32 inputs ``(B, T, I)``.
         **options: ``run_scan``'s keyword arguments, ``initial_carry`` an ``LSTMState`` of
-            ``(B, H)`` arrays and ``implementation`` ``"cudnn"`` or ``"cudnn_reference"``.
+            ``(B, H)`` arrays, ``implementation`` ``"cudnn"`` or ``"cudnn_reference"``, and
+            ``valid``, the mask of valid steps ``(B, T)`` that ``lengths`` and ``mask`` make.
 
     Returns:
         A :class:`~gru_lstm_jax.recurrence.ScanOutput`: outputs ``(B, T, H)``, zero on padded
@@ -120,9 +120,9 @@ def cudnn_scan(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOu
     if xs.dtype != jnp.float32:
         raise ValueError(f"xs must be float32 (cuDNN LSTMs are float32 only); got {xs.dtype}")
     (batch, time, features), carry = xs.shape, options["initial_carry"]
-    lengths, mask = options["lengths"], options["mask"]
-    if mask is not None:
-        lengths = _right_padded_lengths(lengths, mask, batch, time)
+    lengths = options["lengths"]
+    if options["mask"] is not None:  # cuDNN takes lengths only
+        lengths = _right_padded_lengths(options["valid"])
     lengths = jnp.full((batch,), time) if lengths is None else jnp.asarray(lengths)
     lengths = lengths.astype(jnp.int32)
     if options["reverse"]:

@@ -195,7 +195,7 @@ def run_scan(
         xs = jnp.where(valid[..., None], xs, jnp.zeros_like(xs))
 
     if implementation in CUDNN_IMPLEMENTATIONS:
-        options.update(initial_carry=initial_carry, resets=resets)
+        options.update(initial_carry=initial_carry, resets=resets, valid=valid)
         return cudnn_scan(cell, params, xs, **options)
     args = (cell, params, xs, initial_carry, valid, resets, recurrent_mask, reverse, unroll)
     if implementation == "associative":
