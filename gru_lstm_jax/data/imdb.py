@@ -93,16 +93,13 @@ class Vocabulary:
             no bigram was frequent enough to get an id of its own).
     """
 
-    def __init__(self, words: Sequence[str], *, has_bigrams: bool | None = None):
-        """Makes a vocabulary whose entry ``words[i]`` (a word, or a bigram) has id ``i + 2``.
-
-        ``has_bigrams`` defaults to whether ``words`` holds a bigram.
-        """
+    def __init__(self, words: Sequence[str], *, has_bigrams: bool = False):
+        """Makes a vocabulary whose entry ``words[i]`` (a word, or a bigram) has id ``i + 2``."""
         if len(set(words)) != len(words):
             raise ValueError("words must not repeat")
         self.words = list(words)
         self._ids = {word: index + 2 for index, word in enumerate(self.words)}
-        self.has_bigrams = any(" " in w for w in self.words) if has_bigrams is None else has_bigrams
+        self.has_bigrams = bool(has_bigrams)
 
     @classmethod
     def build(
@@ -137,18 +134,18 @@ class Vocabulary:
         """The number of ids, PAD and OOV included."""
         return len(self.words) + 2
 
-    def encode(self, tokens: Sequence[str]) -> list[int] | list[list[int]]:
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
         """Maps words to ids, unknown words to ``OOV_ID``.
 
         Returns:
-            One id per word; with bigrams, ``[word id, bigram id]`` per word, the bigram being
-            the one the word ends (``OOV_ID`` if unknown, and for the first word).
+            int32 ids ``(T,)``, one per word; with bigrams ``(T, 2)``, the word's id and the id
+            of the bigram it ends (``OOV_ID`` if unknown, and for the first word).
         """
         ids = [self._ids.get(word, OOV_ID) for word in tokens]
         if not self.has_bigrams:
-            return ids
+            return np.asarray(ids, np.int32)
         ends = [OOV_ID] + [self._ids.get(f"{a} {b}", OOV_ID) for a, b in itertools.pairwise(tokens)]
-        return [list(pair) for pair in zip(ids, ends[: len(ids)], strict=True)]
+        return np.stack([ids, ends[: len(ids)]], axis=-1).astype(np.int32)
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the vocabulary as JSON (``{"pad_id", "oov_id", "words", "bigrams"}``)."""
@@ -161,7 +158,7 @@ class Vocabulary:
     def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Reads a vocabulary written by :meth:`save`."""
         saved = json.loads(pathlib.Path(path).read_text())
-        return cls(saved["words"], has_bigrams=saved.get("bigrams"))
+        return cls(saved["words"], has_bigrams=saved.get("bigrams", False))
 
 
 def encode_texts(
@@ -190,7 +187,7 @@ def encode_texts(
     lengths = np.zeros(len(rows), np.int32)
     for index, row in enumerate(rows):
         row = row[:maxlen] if keep == "first" else row[max(len(row) - maxlen, 0) :]
-        ids[index, : len(row)] = np.reshape(row, (len(row), *per_step))
+        ids[index, : len(row)] = row
         lengths[index] = len(row)
     return ids, lengths
 
