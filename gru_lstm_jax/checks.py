@@ -97,7 +97,7 @@ def check_compute_dtype(value: Any, name: str) -> np.dtype:
         The dtype, ``jnp.float32`` or ``jnp.bfloat16``.
 
     Raises:
-        ValueError: ``"{name} must be 'float32' or 'bfloat16' ..."``.
+        ValueError: ``"{name} must be 'float32' or 'bfloat16' ..."`` (:data:`COMPUTE_DTYPES`).
     """
     try:
         dtype = jnp.dtype(value)
@@ -105,6 +105,7 @@ def check_compute_dtype(value: Any, name: str) -> np.dtype:
         dtype = None
     if dtype is None or dtype.name not in COMPUTE_DTYPES:
         raise ValueError(
-            f"{name} must be 'float32' or 'bfloat16' (or jnp.float32, jnp.bfloat16); got {value!r}"
+            f"{name} must be {' or '.join(map(repr, COMPUTE_DTYPES))} (or their jnp dtypes); "
+            f"got {value!r}"
         )
     return dtype

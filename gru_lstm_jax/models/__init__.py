@@ -7,7 +7,6 @@ from typing import Any
 from flax import nnx
 
 from gru_lstm_jax.cells import cell_option_names
-from gru_lstm_jax.checks import check_compute_dtype
 from gru_lstm_jax.models.classifier import POOLINGS, SequenceClassifier
 from gru_lstm_jax.models.forecaster import Forecaster, autoregressive_forecast
 from gru_lstm_jax.models.seq2seq import Seq2SeqAttention
@@ -48,13 +47,9 @@ def build_model(
         The model.
 
     Raises:
-        ValueError: for an unknown ``kind`` or ``compute_dtype``, naming the config field.
+        ValueError: for an unknown ``kind``, naming the config field.
     """
     options = dict(config)
-    if "compute_dtype" in options:
-        options["compute_dtype"] = check_compute_dtype(
-            options["compute_dtype"], "config.model.compute_dtype"
-        )
     kind = options.pop("kind")
     cell = options.pop("cell")
     hidden_sizes = tuple(options.pop("hidden_sizes"))

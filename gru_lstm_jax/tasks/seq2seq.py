@@ -26,7 +26,6 @@ import numpy as np
 from flax import nnx
 from matplotlib.figure import Figure
 
-from gru_lstm_jax.checks import check_compute_dtype
 from gru_lstm_jax.configs import seq2seq as seq2seq_config
 from gru_lstm_jax.data.seq2seq import EOS_ID, FIRST_DIGIT_ID, make_reverse_data, reverse_vocab_size
 from gru_lstm_jax.models.seq2seq import Seq2SeqAttention
@@ -55,12 +54,7 @@ def _load(options: dict[str, Any], key: Any) -> Data:
 
 
 def _build(config: ml_collections.ConfigDict, data: Data, rngs: nnx.Rngs) -> nnx.Module:
-    options = dict(config)
-    if "compute_dtype" in options:
-        options["compute_dtype"] = check_compute_dtype(
-            options["compute_dtype"], "config.model.compute_dtype"
-        )
-    return Seq2SeqAttention(data.info, data.info, rngs=rngs, **options)
+    return Seq2SeqAttention(data.info, data.info, rngs=rngs, **config)
 
 
 def _forward(model: Seq2SeqAttention, batch: Batch, training: bool) -> dict[str, jnp.ndarray]:

@@ -23,7 +23,7 @@ import numpy as np
 from flax import nnx
 
 from gru_lstm_jax import data as datasets
-from gru_lstm_jax.checks import check_positive_int
+from gru_lstm_jax.checks import check_compute_dtype, check_positive_int
 from gru_lstm_jax.data.batching import check_bucket_width
 from gru_lstm_jax.tasks.base import Task, get_task
 from gru_lstm_jax.tasks.objectives import Objective
@@ -173,6 +173,8 @@ def prepare_run(config: ml_collections.ConfigDict) -> Run:
     import_cell_modules(config.get("imports", ()))
     if isinstance(config.model.get("cell"), str):
         check_cell_names([config.model.cell], "config.model.cell")
+    if "compute_dtype" in config.model:
+        check_compute_dtype(config.model.compute_dtype, "config.model.compute_dtype")
     training = config.training
     _check_fields(config)
     check_positive_int(training.num_epochs, "config.training.num_epochs")
