@@ -124,11 +124,6 @@ class RNN(nnx.Module):
         check_rate(recurrent_dropout, "recurrent_dropout")
         check_implementation(implementation)
         self.compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
-        if self.compute_dtype != jnp.float32 and implementation.startswith("cudnn"):
-            raise ValueError(
-                f"implementation={implementation!r} runs float32 only; got "
-                f"compute_dtype={compute_dtype!r}"
-            )
         for flag, value in (
             ("return_sequences", return_sequences),
             ("return_state", return_state),

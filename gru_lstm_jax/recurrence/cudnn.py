@@ -99,7 +99,7 @@ def cudnn_scan(cell: Cell, params: Any, xs: jax.Array, **options: Any) -> ScanOu
     implementation, unroll = options["implementation"], options["unroll"]
     standard = lstm_cell()
     refuse(implementation, {
-        f"cell {cell.name!r} (only the LSTM with sigmoid gates and tanh)":
+        f"cell {cell.name!r} (only the float32 LSTM with sigmoid gates and tanh)":
             (cell.project, cell.recurrent_kernel, cell.update)
             != (standard.project, standard.recurrent_kernel, standard.update),
         "resets": options["resets"] is not None,
