@@ -68,7 +68,8 @@ class Seq2SeqAttention(nnx.Module):
         bos_id: the token that starts every decoder input.
         eos_id: the token that ends every target.
         pad_id: the token that fills decoded positions after ``eos_id``.
-        compute_dtype: the operands' dtype in every matrix product.
+        step_cell: ``decoder_cell`` with its products in the compute dtype, which each decoder
+            step runs (:func:`~gru_lstm_jax.recurrence.with_compute_dtype`).
     """
 
     def __init__(
@@ -123,8 +124,8 @@ class Seq2SeqAttention(nnx.Module):
         attention_features = decoder_hidden if attention_features is None else attention_features
         check_positive_int(attention_features, "attention_features")
         compute_dtype = check_compute_dtype(compute_dtype, "compute_dtype")
-        self.compute_dtype = compute_dtype
         self.decoder_cell = get_cell(cell, **cell_options)
+        self.step_cell = with_compute_dtype(self.decoder_cell, compute_dtype)
         carry = jax.eval_shape(lambda: self.decoder_cell.initial_carry((1,), decoder_hidden))
         if not hasattr(carry, "h") or not hasattr(carry, "_replace"):
             raise ValueError(
@@ -199,7 +200,7 @@ class Seq2SeqAttention(nnx.Module):
         """One decoder step: ``(state, y_{t-1} (B,)) -> (state, (logits (B, V), a_t (B, T)))``."""
         inputs = jnp.concatenate([self.target_embed(previous_tokens), state.attentional], axis=-1)
         params = {name: param[...] for name, param in self.decoder_params.items()}
-        cell = with_compute_dtype(self.decoder_cell, self.compute_dtype)
+        cell = self.step_cell
         # The cell's input projection expects a time axis; here it has one step.
         projected = jax.tree.map(lambda a: a[:, 0], cell.project(params, inputs[:, None]))
         carry, h = cell.step(params, state.cell_carry, projected)
