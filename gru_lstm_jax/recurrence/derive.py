@@ -123,17 +123,46 @@ _LAYOUT = frozenset(
 )  # fmt: skip
 
 
+def _sub_jaxprs(eqn: Any) -> list:
+    """The jaxprs nested in ``eqn`` (of ``jit``, ``checkpoint``, ``custom_jvp``, ``scan``, ...)."""
+    subs = []
+    for value in eqn.params.values():
+        for sub in value if isinstance(value, tuple | list) else (value,):
+            if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                subs.append(sub.jaxpr)
+            elif isinstance(sub, jax.extend.core.Jaxpr):
+                subs.append(sub)
+    return subs
+
+
+def _multiplied_in(jaxpr: Any, sources: list[set]) -> set:
+    """The leaves that reach an operand of a ``dot_general`` of ``jaxpr`` or of one nested in it.
+
+    ``sources[k]`` are the leaves that ``jaxpr.invars[k]`` is a layout of.
+    """
+    source = dict(zip(jaxpr.invars, sources, strict=True))
+    found = set()
+    for eqn in jaxpr.eqns:
+        carried = [set() if isinstance(v, Literal) else source.get(v, set()) for v in eqn.invars]
+        reached = set().union(*carried)
+        if not reached:
+            continue
+        if eqn.primitive.name == "dot_general":
+            found |= reached
+        elif eqn.primitive.name in _LAYOUT:
+            source.update(dict.fromkeys(eqn.outvars, reached))
+        for sub in _sub_jaxprs(eqn):
+            # A nested jaxpr's inputs are the last of the equation's (cond's first is its index).
+            inner = carried[len(carried) - len(sub.invars) :]
+            found |= _multiplied_in(sub, inner) if len(inner) == len(sub.invars) else reached
+    return found
+
+
 @functools.cache
 def _multiplied_at(fn: Callable, leaves: tuple, treedef: Any, count: int) -> tuple[bool, ...]:
     jaxpr = jax.make_jaxpr(fn)(*jax.tree.unflatten(treedef, leaves)).jaxpr
-    source = {v: {i} for i, v in enumerate(jaxpr.invars[:count])}
-    found = set()
-    for eqn in jaxpr.eqns:
-        reached = set().union(*(source.get(v, set()) for v in _vars(eqn.invars)))
-        if eqn.primitive.name == "dot_general":
-            found |= reached
-        elif reached and eqn.primitive.name in _LAYOUT:
-            source.update(dict.fromkeys(eqn.outvars, reached))
+    sources = [{i} if i < count else set() for i in range(len(jaxpr.invars))]
+    found = _multiplied_in(jaxpr, sources)
     return tuple(i in found for i in range(count))
 
 
@@ -141,7 +170,8 @@ def multiplied(fn: Callable[..., Any], params: Any, *args: Any) -> list[bool]:
     """Per leaf of ``params``: whether ``fn(params, *args)`` takes a matrix product of it.
 
     That is, whether the leaf, or a slice, reshape, transpose, join or cast of it, is an operand
-    of a ``dot_general``: a kernel, but not a bias or a gain that a product meets afterwards.
+    of a ``dot_general``, also inside a nested ``jit``, ``checkpoint`` or ``scan``: a kernel,
+    but not a bias or a gain that a product meets afterwards.
     """
     leaves, treedef = jax.tree.flatten(spec((params, *args)))
     return list(_multiplied_at(fn, tuple(leaves), treedef, len(jax.tree.leaves(params))))
