@@ -212,7 +212,7 @@ def _hp_terms_at(update: Callable, leaves: tuple, treedef: Any) -> tuple[bool, t
                 return False
         return True
 
-    params = len(jax.tree.leaves(jax.tree.unflatten(treedef, leaves)[0]))
+    params = treedef.children()[0].num_leaves
     shape = leaves[hp].shape
     return enters_as_hp(hp - 1, shape), tuple(enters_as_hp(i, shape[-1:]) for i in range(params))
 
