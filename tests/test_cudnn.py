@@ -198,8 +198,8 @@ def test_option_errors():
         (dict(recurrent_dropout=0.1), "recurrent_dropout"),
         (dict(remat=True), "remat"),
         (dict(unroll=4), "unroll"),
-        (dict(gate_activation=jax.nn.hard_sigmoid), "only the LSTM with sigmoid gates"),
-        (dict(activation=jax.nn.relu), "only the LSTM with sigmoid gates"),
+        (dict(gate_activation=jax.nn.hard_sigmoid), "only the float32 LSTM with sigmoid"),
+        (dict(activation=jax.nn.relu), "only the float32 LSTM with sigmoid"),
     ]:
         layer = LSTM(F, H, implementation="cudnn", rngs=nnx.Rngs(0), **options)
         with pytest.raises(ValueError, match=name):
